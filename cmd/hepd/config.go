@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bufio"
+	"encoding"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	env "github.com/caarlos0/env/v10"
+
+	"github.com/hepd/hepd/ingest/sip"
+	"github.com/hepd/hepd/tcpstack"
+)
+
+// Config is hepd's whole configuration. Every field is one parameter:
+//
+//   - cfg: its name in a config file (`name = value`) and on the command line
+//     (-name value); tcp_* names are Kamailio's, with Kamailio's meaning;
+//   - env: its environment variable, HEPD_ + the name in upper case;
+//   - default, unit: as written in a config file; the README table is kept in
+//     step with these tags by TestREADMEConfigTable;
+//   - min/max or oneof: what is allowed, checked at start-up.
+//
+// Sources, lowest first: defaults, the config file (-config or HEPD_CONFIG),
+// the environment, flags.
+type Config struct {
+	HEPListen  Str  `cfg:"hep_listen" env:"HEPD_HEP_LISTEN" default:"0.0.0.0:9060" unit:"ip:port" help:"HEP listen address, for UDP and TCP alike"`
+	DisableTCP Bool `cfg:"disable_tcp" env:"HEPD_DISABLE_TCP" default:"no" unit:"bool" help:"open no TCP socket; UDP capture keeps working"`
+	UDPRcvBuf  Int  `cfg:"udp_rcvbuf" env:"HEPD_UDP_RCVBUF" default:"0" unit:"bytes" min:"0" max:"1073741824" help:"SO_RCVBUF of the UDP socket; 0 keeps the kernel default; hepd refuses to start if the kernel caps it (raise net.core.rmem_max)"`
+
+	TCPChildren           Int `cfg:"tcp_children" env:"HEPD_TCP_CHILDREN" default:"8" unit:"count" min:"1" max:"1024" help:"TCP reader workers, each with its own poller and connections"`
+	TCPRdBufSize          Int `cfg:"tcp_rd_buf_size" env:"HEPD_TCP_RD_BUF_SIZE" default:"65536" unit:"bytes" min:"512" max:"16777216" help:"largest message accepted on a TCP connection; a larger one closes the connection (runtime changes apply to new connections)"`
+	TCPMaxConnections     Int `cfg:"tcp_max_connections" env:"HEPD_TCP_MAX_CONNECTIONS" default:"2048" unit:"count" min:"0" max:"2147483647" help:"open TCP connections at most; one more is accepted and closed at once"`
+	TCPConnectionLifetime Int `cfg:"tcp_connection_lifetime" env:"HEPD_TCP_CONNECTION_LIFETIME" default:"120" unit:"s" min:"-1" max:"2147483647" help:"an idle connection is closed after this; each read extends it; -1 means the maximum"`
+	TCPPollMethod         Str `cfg:"tcp_poll_method" env:"HEPD_TCP_POLL_METHOD" default:"none" unit:"name" help:"I/O readiness method of the workers: none (best), epoll_lt, epoll_et, poll, select"`
+
+	DBDSN       Str `cfg:"db_dsn" env:"HEPD_DB_DSN" default:"" unit:"dsn" help:"PostgreSQL to write to; empty starts hepd's own local cluster under data_dir"`
+	DataDir     Str `cfg:"data_dir" env:"HEPD_DATA_DIR" default:"" unit:"path" help:"folder for hepd's own PostgreSQL cluster (when db_dsn is empty); empty means ./hepd-data, or /var/lib/hepd when run as root"`
+	LocalDBPort Int `cfg:"local_db_port" env:"HEPD_LOCAL_DB_PORT" default:"9432" unit:"port" min:"1" max:"65535" help:"loopback port of hepd's own PostgreSQL cluster"`
+
+	DBBatchRows  Int `cfg:"db_batch_rows" env:"HEPD_DB_BATCH_ROWS" default:"2000" unit:"rows" min:"1" max:"1000000" help:"a table's batch is written when it holds this many rows"`
+	DBFlushMS    Int `cfg:"db_flush_ms" env:"HEPD_DB_FLUSH_MS" default:"200" unit:"ms" min:"1" max:"60000" help:"a non-empty batch is written at the latest this long after its first row"`
+	DBWriters    Int `cfg:"db_writers" env:"HEPD_DB_WRITERS" default:"2" unit:"count" min:"1" max:"64" help:"parallel COPY connections"`
+	DBMaxPending Int `cfg:"db_max_pending" env:"HEPD_DB_MAX_PENDING" default:"200000" unit:"rows" min:"1" max:"100000000" help:"rows buffered before readers pause (TCP then pushes back on agents)"`
+
+	DBPartSIP  Str `cfg:"db_part_sip" env:"HEPD_DB_PART_SIP" default:"1h" unit:"step" oneof:"5m,10m,15m,20m,30m,45m,1h,2h,6h,12h,1d" help:"partition size of the SIP tables"`
+	DBPartQoS  Str `cfg:"db_part_qos" env:"HEPD_DB_PART_QOS" default:"6h" unit:"step" oneof:"5m,10m,15m,20m,30m,45m,1h,2h,6h,12h,1d" help:"partition size of hep_proto_5_default and hep_proto_35_default"`
+	DBPartLog  Str `cfg:"db_part_log" env:"HEPD_DB_PART_LOG" default:"2h" unit:"step" oneof:"5m,10m,15m,20m,30m,45m,1h,2h,6h,12h,1d" help:"partition size of hep_proto_100_default"`
+	DBPartISUP Str `cfg:"db_part_isup" env:"HEPD_DB_PART_ISUP" default:"6h" unit:"step" oneof:"5m,10m,15m,20m,30m,45m,1h,2h,6h,12h,1d" help:"partition size of hep_proto_54_default and hep_proto_53_default"`
+
+	DBDropDays         Int `cfg:"db_drop_days" env:"HEPD_DB_DROP_DAYS" default:"14" unit:"days" min:"1" max:"36500" help:"partitions older than this are dropped (today counts as one)"`
+	DBDropDaysCall     Int `cfg:"db_drop_days_call" env:"HEPD_DB_DROP_DAYS_CALL" default:"0" unit:"days" min:"0" max:"36500" help:"retention of hep_proto_1_call; 0 uses db_drop_days"`
+	DBDropDaysRegister Int `cfg:"db_drop_days_register" env:"HEPD_DB_DROP_DAYS_REGISTER" default:"0" unit:"days" min:"0" max:"36500" help:"retention of hep_proto_1_registration; 0 uses db_drop_days"`
+	DBDropDaysDefault  Int `cfg:"db_drop_days_default" env:"HEPD_DB_DROP_DAYS_DEFAULT" default:"0" unit:"days" min:"0" max:"36500" help:"retention of hep_proto_1_default; 0 uses db_drop_days"`
+
+	SIPHeaders    List `cfg:"sip_headers" env:"HEPD_SIP_HEADERS" default:"ruri_user,ruri_domain,from_user,from_tag,to_user,to_tag,callid,cseq,method,user_agent" unit:"list" help:"data_header keys of SIP rows (Homer 7 names)"`
+	CustomHeaders List `cfg:"custom_headers" env:"HEPD_CUSTOM_HEADERS" default:"" unit:"list" help:"extra SIP headers copied into data_header under their own name"`
+	ALegHeaders   List `cfg:"aleg_headers" env:"HEPD_ALEG_HEADERS" default:"" unit:"list" help:"headers carrying the A-leg Call-ID (e.g. X-CID), used as correlation_id when the agent sent none"`
+	ForceALegID   Bool `cfg:"force_aleg_id" env:"HEPD_FORCE_ALEG_ID" default:"no" unit:"bool" help:"prefer the A-leg header over the agent's correlation id"`
+
+	AdminListen     Str `cfg:"admin_listen" env:"HEPD_ADMIN_LISTEN" default:"127.0.0.1:9096" unit:"ip:port" help:"admin HTTP API and /metrics; empty disables it"`
+	LogLevel        Str `cfg:"log_level" env:"HEPD_LOG_LEVEL" default:"info" unit:"name" oneof:"debug,info,warn,error" help:"least severe log level written"`
+	ShutdownTimeout Int `cfg:"shutdown_timeout" env:"HEPD_SHUTDOWN_TIMEOUT" default:"60" unit:"s" min:"1" max:"3600" help:"how long SIGTERM waits for readers to drain and batches to be written"`
+}
+
+// param describes one Config field, read from its tags.
+type param struct {
+	name, env, def, unit, help string
+	min, max                   *int64
+	oneof                      []string
+	index                      int
+}
+
+func params() []param {
+	t := reflect.TypeFor[Config]()
+	ps := make([]param, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		p := param{
+			name: f.Tag.Get("cfg"), env: f.Tag.Get("env"), def: f.Tag.Get("default"),
+			unit: f.Tag.Get("unit"), help: f.Tag.Get("help"), index: i,
+		}
+		if v, ok := f.Tag.Lookup("min"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			p.min = &n
+		}
+		if v, ok := f.Tag.Lookup("max"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			p.max = &n
+		}
+		if v, ok := f.Tag.Lookup("oneof"); ok {
+			p.oneof = strings.Split(v, ",")
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+func (p param) field(c *Config) reflect.Value { return reflect.ValueOf(c).Elem().Field(p.index) }
+
+// set parses value into the parameter's field; from says where it came from.
+func (p param) set(c *Config, value, from string) error {
+	u := p.field(c).Addr().Interface().(encoding.TextUnmarshaler)
+	if err := u.UnmarshalText([]byte(value)); err != nil {
+		return &ValueError{Param: p.name, Value: value, From: from, Reason: err.Error()}
+	}
+	return nil
+}
+
+func (p param) get(c *Config) string { return p.field(c).Interface().(fmt.Stringer).String() }
+
+// ValueError is a configuration value hepd refuses.
+type ValueError struct {
+	Param, Value, From, Reason string
+}
+
+func (e *ValueError) Error() string {
+	from := ""
+	if e.From != "" {
+		from = " (" + e.From + ")"
+	}
+	return fmt.Sprintf("%s: invalid value %q%s: %s", e.Param, e.Value, from, e.Reason)
+}
+
+// defaultConfig returns the configuration with every default applied.
+func defaultConfig() Config {
+	var c Config
+	for _, p := range params() {
+		if err := p.set(&c, p.def, "default"); err != nil {
+			panic(err) // a broken default tag is a programming error
+		}
+	}
+	return c
+}
+
+// loadConfig builds the configuration from defaults, the config file, the
+// environment and the command-line flags, then validates it.
+func loadConfig(args []string, environ map[string]string, stderr io.Writer) (Config, error) {
+	c := defaultConfig()
+	ps := params()
+	from := make(map[string]string, len(ps)) // parameter → where its value came from
+
+	fs := flag.NewFlagSet("hepd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", environ["HEPD_CONFIG"], "Kamailio-style config file (`name = value` lines)")
+	type flagValue struct {
+		p     param
+		value string
+	}
+	var flagged []flagValue
+	for _, p := range ps {
+		fs.Func(p.name, p.help+" (default "+strconv.Quote(p.def)+")", func(v string) error {
+			flagged = append(flagged, flagValue{p, v})
+			return nil
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (parameters are given as -name value)", fs.Arg(0))
+	}
+
+	if *configFile != "" {
+		f, err := os.Open(*configFile)
+		if err != nil {
+			return c, fmt.Errorf("config file: %w", err)
+		}
+		err = parseConfigFile(f, *configFile, &c, from)
+		f.Close()
+		if err != nil {
+			return c, err
+		}
+	}
+
+	if err := parseEnv(&c, environ, from); err != nil {
+		return c, err
+	}
+	for _, fv := range flagged {
+		if err := fv.p.set(&c, fv.value, "flag -"+fv.p.name); err != nil {
+			return c, err
+		}
+		from[fv.p.name] = "flag -" + fv.p.name
+	}
+	return c, validate(&c, from)
+}
+
+// parseConfigFile reads `name = value` lines; # starts a comment, blank lines
+// are skipped, an unknown name is an error (a typo must not pass silently).
+func parseConfigFile(r io.Reader, path string, c *Config, from map[string]string) error {
+	byName := map[string]param{}
+	for _, p := range params() {
+		byName[p.name] = p
+	}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if i := commentStart(line); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		where := fmt.Sprintf("%s:%d", path, n)
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return fmt.Errorf("%s: want `name = value`, got %q", where, line)
+		}
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		p, ok := byName[name]
+		if !ok {
+			return fmt.Errorf("%s: unknown parameter %q", where, name)
+		}
+		if err := p.set(c, value, where); err != nil {
+			return err
+		}
+		from[name] = where
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// commentStart finds a # that is not inside a quoted string.
+func commentStart(line string) int {
+	var quote byte
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#':
+			return i
+		}
+	}
+	return -1
+}
+
+// parseEnv reads HEPD_* variables with caarlos0/env and names the variable
+// in any error.
+func parseEnv(c *Config, environ map[string]string, from map[string]string) error {
+	err := env.ParseWithOptions(c, env.Options{
+		Environment: environ,
+		OnSet: func(tag string, _ any, isDefault bool) {
+			if !isDefault {
+				from[strings.ToLower(strings.TrimPrefix(tag, "HEPD_"))] = "environment " + tag
+			}
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	var agg env.AggregateError
+	if errors.As(err, &agg) {
+		for _, e := range agg.Errors {
+			var pe env.ParseError
+			if errors.As(e, &pe) {
+				if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+					v := environ[f.Tag.Get("env")]
+					return &ValueError{Param: f.Tag.Get("cfg"), Value: v, From: "environment " + f.Tag.Get("env"), Reason: pe.Err.Error()}
+				}
+			}
+		}
+	}
+	return fmt.Errorf("environment: %w", err)
+}
+
+// validate checks every value against its allowed range or set, and the
+// values whose syntax the field types cannot check.
+func validate(c *Config, from map[string]string) error {
+	for _, p := range params() {
+		v := p.field(c)
+		bad := func(reason string) error {
+			return &ValueError{Param: p.name, Value: p.get(c), From: from[p.name], Reason: reason}
+		}
+		if v.Kind() == reflect.Int64 {
+			n := v.Int()
+			switch {
+			case p.min != nil && p.max != nil && (n < *p.min || n > *p.max):
+				return bad(fmt.Sprintf("allowed: %d to %d", *p.min, *p.max))
+			case p.min != nil && n < *p.min:
+				return bad(fmt.Sprintf("allowed: %d or more", *p.min))
+			}
+		}
+		if p.oneof != nil && !slices.Contains(p.oneof, p.get(c)) {
+			return bad("allowed: " + strings.Join(p.oneof, ", "))
+		}
+	}
+	if _, err := sipKeys(c.SIPHeaders); err != nil {
+		return &ValueError{Param: "sip_headers", Value: c.SIPHeaders.String(), From: from["sip_headers"],
+			Reason: err.Error() + "; allowed: " + allSIPKeys()}
+	}
+	if err := tcpstack.CheckPollMethod(string(c.TCPPollMethod)); err != nil {
+		return &ValueError{Param: "tcp_poll_method", Value: string(c.TCPPollMethod), From: from["tcp_poll_method"],
+			Reason: strings.TrimPrefix(err.Error(), "tcp_poll_method: ")}
+	}
+	for _, h := range []struct {
+		name string
+		list List
+		opts sip.Options
+	}{
+		{"custom_headers", c.CustomHeaders, sip.Options{ExtraHeaders: c.CustomHeaders}},
+		{"aleg_headers", c.ALegHeaders, sip.Options{ALegHeaders: c.ALegHeaders}},
+	} {
+		if _, err := sip.NewParser(h.opts); err != nil {
+			return &ValueError{Param: h.name, Value: h.list.String(), From: from[h.name], Reason: err.Error()}
+		}
+	}
+	for _, check := range []struct {
+		name  string
+		value Str
+		empty bool
+	}{{"hep_listen", c.HEPListen, false}, {"admin_listen", c.AdminListen, true}} {
+		if check.empty && check.value == "" {
+			continue
+		}
+		if _, err := netip.ParseAddrPort(string(check.value)); err != nil {
+			return &ValueError{Param: check.name, Value: string(check.value), From: from[check.name], Reason: "want IP:port, e.g. 0.0.0.0:9060 or [::]:9060"}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hepd/hepd/ingest"
+	"github.com/hepd/hepd/ingest/sip"
+	"github.com/hepd/hepd/store"
+	"github.com/hepd/hepd/store/pgcluster"
+	"github.com/hepd/hepd/tcpstack"
+)
+
+func environMap(kv []string) map[string]string {
+	m := make(map[string]string, len(kv))
+	for _, e := range kv {
+		if k, v, ok := strings.Cut(e, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, environ map[string]string, stderr io.Writer) int {
+	cfg, err := loadConfig(args, environ, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "hepd: %v\n", err)
+		return 2
+	}
+	log := newLogger(string(cfg.LogLevel), stderr)
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("hepd stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // validated by loadConfig
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// server holds the running parts, for shutdown and for the admin API.
+type server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	pipe  *ingest.Pipeline
+	udp   *ingest.UDPSource
+	tcp   *tcpstack.Stack
+}
+
+// serve runs hepd until ctx ends, then shuts down in data-flow order: stop
+// the readers (draining what they already have), then flush the store.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	s := &server{cfg: cfg, log: log}
+
+	dsn := string(cfg.DBDSN)
+	if dsn == "" {
+		dir, err := clusterDir(string(cfg.DataDir))
+		if err != nil {
+			return err
+		}
+		cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Port: int(cfg.LocalDBPort), Log: log})
+		if err != nil {
+			return fmt.Errorf("local PostgreSQL (set db_dsn to use your own server): %w", err)
+		}
+		defer func() {
+			if err := cl.Stop(context.Background()); err != nil {
+				log.Error("stopping local PostgreSQL", "err", err)
+			}
+		}()
+		dsn = cl.DSN()
+		log.Info("local PostgreSQL running", "data", dir, "dsn", dsn, "query_with", "psql '"+dsn+"'")
+	}
+
+	st, err := store.Open(ctx, storeConfig(cfg, dsn), log)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	s.store = st
+
+	// Writes get their own context: SIGTERM must not abort the final flush.
+	writeCtx, abortWrites := context.WithCancel(context.Background())
+	defer abortWrites()
+	keys, _ := sipKeys(cfg.SIPHeaders) // validated by loadConfig
+	s.pipe, err = ingest.New(writeCtx, ingest.Options{
+		SIPKeys:      keys,
+		ExtraHeaders: cfg.CustomHeaders,
+		ALegHeaders:  cfg.ALegHeaders,
+		ForceALegID:  bool(cfg.ForceALegID),
+	}, &storeOutput{st: st}, log)
+	if err != nil {
+		st.Close(context.Background())
+		return err
+	}
+
+	listen := netip.MustParseAddrPort(string(cfg.HEPListen)) // validated by loadConfig
+	s.udp, err = ingest.ListenUDP(listen, ingest.UDPOptions{ReadBuffer: int(cfg.UDPRcvBuf)}, s.pipe, log)
+	if err != nil {
+		st.Close(context.Background())
+		return err
+	}
+	if !cfg.DisableTCP {
+		s.tcp, err = tcpstack.New(tcpConfig(cfg, listen), s.pipe, log)
+		if err != nil {
+			s.udp.Close()
+			st.Close(context.Background())
+			return err
+		}
+	}
+
+	var admin *http.Server
+	if cfg.AdminListen != "" {
+		ln, err := net.Listen("tcp", string(cfg.AdminListen))
+		if err != nil {
+			s.udp.Close()
+			st.Close(context.Background())
+			return fmt.Errorf("admin_listen: %w", err)
+		}
+		admin = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go admin.Serve(ln)
+		log.Info("admin API listening", "addr", ln.Addr().String())
+	}
+
+	udpCtx, stopUDP := context.WithCancel(context.Background())
+	var udpDone sync.WaitGroup
+	udpDone.Go(func() { s.udp.Run(udpCtx) })
+	if s.tcp != nil {
+		s.tcp.Start()
+	}
+	log.Info("hepd capturing", "hep_udp", s.udp.Addr().String(), "hep_tcp", tcpAddrs(s.tcp))
+
+	<-ctx.Done()
+	log.Info("shutting down: draining readers, then flushing batches")
+	deadline, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout)*time.Second)
+	defer cancel()
+	var errs []error
+	if s.tcp != nil {
+		if err := s.tcp.Shutdown(deadline); err != nil {
+			errs = append(errs, fmt.Errorf("tcp shutdown: %w", err))
+		}
+	}
+	stopUDP()
+	udpDone.Wait()
+	if err := st.Close(deadline); err != nil {
+		abortWrites()
+		errs = append(errs, fmt.Errorf("flushing batches: %w", err))
+	}
+	if admin != nil {
+		admin.Shutdown(deadline)
+	}
+	s.logFinal()
+	return errors.Join(errs...)
+}
+
+// logFinal writes the totals, so an operator (and the shutdown test) can
+// check that everything accepted was written.
+func (s *server) logFinal() {
+	ps := s.pipe.Stats()
+	ss := s.store.Stats()
+	args := []any{
+		"hep_received", ps.Received, "records", ps.Records,
+		"rows_committed", ss.RowsCommitted, "rows_rejected", ss.RowsRejected, "rows_lost", ss.RowsLost,
+		"udp_datagrams", s.udp.Datagrams(),
+	}
+	if s.tcp != nil {
+		ts := s.tcp.Stats()
+		args = append(args, "tcp_frames", ts.Frames)
+	}
+	s.log.Info("hepd stopped", args...)
+}
+
+// clusterDir returns (and creates) the folder of hepd's own PostgreSQL
+// cluster. As root, PostgreSQL runs as the postgres user, which cannot reach
+// a folder under root's 0700 home: the default is then /var/lib/hepd.
+func clusterDir(dataDir string) (string, error) {
+	if dataDir == "" {
+		dataDir = "hepd-data"
+		if os.Geteuid() == 0 {
+			dataDir = "/var/lib/hepd"
+		}
+	}
+	dataDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return "", fmt.Errorf("data_dir: %w", err)
+	}
+	// 0755: the postgres user must traverse it to reach its own 0700 folder.
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", fmt.Errorf("data_dir: %w", err)
+	}
+	return filepath.Join(dataDir, "pg"), nil
+}
+
+func tcpAddrs(st *tcpstack.Stack) string {
+	if st == nil {
+		return "disabled"
+	}
+	var out []string
+	for _, a := range st.Addrs() {
+		out = append(out, a.String())
+	}
+	return strings.Join(out, ",")
+}
+
+func allSIPKeys() string {
+	var names []string
+	for k := sip.Key(1); ; k++ {
+		if _, ok := sip.ParseKey(k.String()); !ok {
+			break
+		}
+		names = append(names, k.String())
+	}
+	return strings.Join(names, ", ")
+}
+
+func sipKeys(names []string) ([]sip.Key, error) {
+	keys := make([]sip.Key, 0, len(names))
+	for _, n := range names {
+		k, ok := sip.ParseKey(n)
+		if !ok {
+			return nil, fmt.Errorf("unknown data_header key %q", n)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// storeOutput adapts the store to the pipeline's Output: ingest knows
+// nothing of the store and the store nothing of HEP, so records are
+// converted here, without copying their bytes (Add copies them).
+type storeOutput struct {
+	st   *store.Store
+	rows sync.Pool // *[]store.Row
+}
+
+func (o *storeOutput) Write(ctx context.Context, recs []ingest.Record) error {
+	p, _ := o.rows.Get().(*[]store.Row)
+	if p == nil {
+		p = new([]store.Row)
+	}
+	rows := (*p)[:0]
+	for i := range recs {
+		r := &recs[i]
+		rows = append(rows, store.Row{
+			Table: r.Table, SID: r.SID, CreateDate: r.CreateDate,
+			ProtocolHeader: r.ProtocolHeader, DataHeader: r.DataHeader, Raw: r.Raw,
+		})
+	}
+	err := o.st.Add(ctx, rows)
+	clear(rows) // drop references to the caller's buffers
+	*p = rows[:0]
+	o.rows.Put(p)
+	return err
+}

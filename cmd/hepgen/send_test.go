@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hepd/hepd/hep"
+)
+
+// receiver collects what a test server received: per Call-ID the sequence
+// of start-line labels, in arrival order.
+type receiver struct {
+	mu     sync.Mutex
+	frames int
+	bytes  int
+	calls  map[string][]string
+	errs   []error
+}
+
+func (r *receiver) frame(b []byte) {
+	var p hep.Packet
+	err := hep.Decode(b, &p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.errs = append(r.errs, err)
+		return
+	}
+	r.frames++
+	r.bytes += len(b)
+	head, _, _ := strings.Cut(string(p.Payload), "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	for _, l := range lines[1:] {
+		if id, ok := strings.CutPrefix(l, "Call-ID: "); ok {
+			r.calls[id] = append(r.calls[id], labelOf(lines[0]))
+		}
+	}
+}
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.frames
+}
+
+// tcpReceiver accepts connections and reads HEP3 frames framed by their
+// total length.
+func tcpReceiver(t *testing.T) (*receiver, string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	r := &receiver{calls: map[string][]string{}}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					hdr, err := br.Peek(6)
+					if err != nil {
+						return
+					}
+					frame := make([]byte, binary.BigEndian.Uint16(hdr[4:]))
+					if _, err := io.ReadFull(br, frame); err != nil {
+						return
+					}
+					r.frame(frame)
+				}
+			}()
+		}
+	}()
+	return r, ln.Addr().String()
+}
+
+func udpReceiver(t *testing.T) (*receiver, string) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	r := &receiver{calls: map[string][]string{}}
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			r.frame(bytes.Clone(buf[:n]))
+		}
+	}()
+	return r, pc.LocalAddr().String()
+}
+
+func waitFor(t *testing.T, r *receiver, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for r.count() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.frames != n || len(r.errs) != 0 {
+		t.Fatalf("received %d frames (decode errors %v), want %d", r.frames, r.errs, n)
+	}
+}
+
+func TestSendDeliversEveryFrameInOrder(t *testing.T) {
+	for _, transport := range []string{"tcp", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			var r *receiver
+			var addr string
+			cfg := config{transport: transport, conns: 3, calls: 20, registrations: 5, options: 5, prefix: "snd", nodeID: 7}
+			if transport == "tcp" {
+				r, addr = tcpReceiver(t)
+			} else {
+				r, addr = udpReceiver(t)
+				cfg.rate = 20000 // loopback UDP drops what the receiver cannot keep up with
+			}
+			cfg.target = addr
+			s := send(context.Background(), &cfg)
+			want := 20*7 + 5*4 + 5*2
+			if s.errors != 0 || s.firstErr != nil || s.total != want {
+				t.Fatalf("sent %d, %d errors (%v); want %d", s.total, s.errors, s.firstErr, want)
+			}
+			waitFor(t, r, want)
+			if s.bytes != r.bytes {
+				t.Errorf("counted %d bytes, received %d", s.bytes, r.bytes)
+			}
+			if s.sent[labelINVITE] != 20 || s.sent[label200] != 20*2+5+5 || s.sent[labelREGISTER] != 10 ||
+				s.tables[tableCall] != 140 || s.tables[tableRegistration] != 20 || s.tables[tableDefault] != 10 {
+				t.Errorf("counts %v, tables %v", s.sent, s.tables)
+			}
+			if len(r.calls) != 30 {
+				t.Errorf("%d Call-IDs received, want 30", len(r.calls))
+			}
+			for id, seq := range r.calls {
+				got := strings.Join(seq, " ")
+				if got != "INVITE 100 180 200 ACK BYE 200" && got != "REGISTER 401 REGISTER 200" && got != "OPTIONS 200" {
+					t.Errorf("%s arrived as %s", id, got)
+				}
+			}
+		})
+	}
+}
+
+func TestSendPacesToRate(t *testing.T) {
+	r, addr := tcpReceiver(t)
+	cfg := config{transport: "tcp", target: addr, conns: 2, rate: 2000, calls: 40, prefix: "pace"} // 280 messages
+	start := time.Now()
+	s := send(context.Background(), &cfg)
+	elapsed := time.Since(start)
+	if s.errors != 0 {
+		t.Fatal(s.firstErr)
+	}
+	// 280 messages at 2000/s take 140 ms, less the few tokens a bucket holds.
+	if elapsed < 110*time.Millisecond || elapsed > 2*time.Second {
+		t.Errorf("sent 280 messages at -rate 2000 in %v, want about 140ms", elapsed)
+	}
+	waitFor(t, r, 280)
+}
+
+func TestSendCountsUnsentMessagesAsErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+
+	cfg := config{transport: "tcp", target: addr, conns: 2, calls: 3, prefix: "x"}
+	s := send(context.Background(), &cfg)
+	if s.total != 0 || s.errors != 21 || s.firstErr == nil {
+		t.Errorf("sent %d, %d errors (%v); want 0, 21, a dial error", s.total, s.errors, s.firstErr)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, addr = tcpReceiver(t)
+	cfg = config{transport: "tcp", target: addr, conns: 1, calls: 3, prefix: "x"}
+	if s := send(ctx, &cfg); s.errors != 21 || !errors.Is(s.firstErr, context.Canceled) {
+		t.Errorf("cancelled run: %d errors (%v), want 21, context.Canceled", s.errors, s.firstErr)
+	}
+}
+
+func TestRunPrintsJSONSummary(t *testing.T) {
+	_, addr := tcpReceiver(t)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"-json", "-calls", "2", "-registers", "1", "-options", "1", "-conns", "2", addr}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %s", code, errOut.String())
+	}
+	var sum struct {
+		Sent    map[string]int
+		Tables  map[string]int
+		Total   int
+		Bytes   int
+		Seconds float64
+		Errors  int
+	}
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if sum.Total != 20 || sum.Errors != 0 || sum.Bytes == 0 || sum.Seconds <= 0 ||
+		sum.Sent["INVITE"] != 2 || sum.Sent["401"] != 1 || sum.Sent["OPTIONS"] != 1 || sum.Sent["200"] != 6 ||
+		sum.Tables["hep_proto_1_call"] != 14 || sum.Tables["hep_proto_1_registration"] != 4 || sum.Tables["hep_proto_1_default"] != 2 {
+		t.Errorf("summary %s", out.String())
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"no target", []string{"-calls", "1"}, 2},
+		{"bad transport", []string{"-transport", "sctp", "127.0.0.1:9060"}, 2},
+		{"nothing to send", []string{"-calls", "0", "127.0.0.1:9060"}, 2},
+		{"target without port", []string{"127.0.0.1"}, 2},
+		{"unknown flag", []string{"-bogus", "127.0.0.1:9060"}, 2},
+		{"send failure", []string{"-calls", "1", closed}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), tt.args, &out, &errOut); code != tt.code {
+				t.Errorf("exit %d, want %d; stdout %q stderr %q", code, tt.code, out.String(), errOut.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,67 @@
+package hep
+
+import (
+	"strconv"
+	"time"
+)
+
+// TimeFix tells what CaptureTime had to do to the sender's timestamp.
+type TimeFix uint8
+
+const (
+	TimeOK          TimeFix = iota // used as sent
+	TimeMissing                    // seconds and microseconds both 0: receive time used
+	TimeNTP                        // seconds were since 1900 (NTP epoch): converted
+	TimeUsecClamped                // microseconds ≥ 1e6: clamped to 999999
+	TimeImplausible                // outside [recv−10 years, recv+1 day]: receive time used
+)
+
+func (f TimeFix) String() string {
+	switch f {
+	case TimeOK:
+		return "ok"
+	case TimeMissing:
+		return "missing"
+	case TimeNTP:
+		return "ntp"
+	case TimeUsecClamped:
+		return "usec_clamped"
+	case TimeImplausible:
+		return "implausible"
+	}
+	return "TimeFix(" + strconv.Itoa(int(f)) + ")"
+}
+
+const (
+	ntpToUnix  = 2208988800 // seconds from 1900-01-01 to 1970-01-01
+	maxAhead   = 24 * time.Hour
+	maxBehindY = 10 // years
+)
+
+// CaptureTime returns the capture time of p in UTC, sanitised as spec §6
+// recommends, given the time the packet was received. A timestamp that is
+// missing or cannot be trusted is replaced by recv, so one bad sender cannot
+// create rows far outside the retained partitions. When several fixes
+// apply, fix reports the most severe: TimeImplausible, then TimeNTP, then
+// TimeUsecClamped.
+func CaptureTime(p *Packet, recv time.Time) (t time.Time, fix TimeFix) {
+	recv = recv.UTC()
+	if p.TimeSec == 0 && p.TimeUsec == 0 {
+		return recv, TimeMissing
+	}
+	latest := recv.Add(maxAhead).Unix()
+	earliest := recv.AddDate(-maxBehindY, 0, 0).Unix()
+
+	sec, usec := int64(p.TimeSec), p.TimeUsec
+	if usec >= 1e6 {
+		usec, fix = 999999, TimeUsecClamped
+	}
+	if sec > latest && sec-ntpToUnix >= earliest && sec-ntpToUnix <= latest {
+		sec, fix = sec-ntpToUnix, TimeNTP
+	}
+	t = time.Unix(sec, int64(usec)*1000).UTC()
+	if sec < earliest || t.After(recv.Add(maxAhead)) {
+		return recv, TimeImplausible
+	}
+	return t, fix
+}

@@ -1,0 +1,477 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hepd/hepd/hep"
+	"github.com/hepd/hepd/ingest/sip"
+	"github.com/hepd/hepd/internal/ratelog"
+	"github.com/hepd/hepd/tcpstack"
+)
+
+// Options configure what the pipeline extracts.
+type Options struct {
+	// SIPKeys is the data_header key list for SIP rows (Homer's SIPHeader);
+	// empty means sip.DefaultKeys().
+	SIPKeys []sip.Key
+	// ExtraHeaders are SIP headers copied into data_header under their
+	// configured name when present (Homer's CustomHeader).
+	ExtraHeaders []string
+	// ALegHeaders name headers carrying the A-leg Call-ID (e.g. X-CID); the
+	// first present becomes correlation_id when the agent sent none.
+	ALegHeaders []string
+	// ForceALegID prefers the A-leg header over the agent's correlation id.
+	ForceALegID bool
+	// MaxInflate caps the size of a decompressed payload (chunk 0x0010).
+	MaxInflate int
+}
+
+// Pipeline decodes frames and datagrams into records and writes them to an
+// Output. It is safe for concurrent use: every caller (TCP worker, UDP
+// reader) gets its own batch state from a pool.
+type Pipeline struct {
+	ctx    context.Context
+	opts   Options
+	keys   []sip.Key
+	parser *sip.Parser
+	out    Output
+	log    *slog.Logger
+	rl     *ratelog.Logger
+	pool   sync.Pool
+	stats  counters
+}
+
+// New builds a pipeline writing to out. ctx bounds every Output.Write: it is
+// cancelled only when hepd gives up on flushing.
+func New(ctx context.Context, o Options, out Output, log *slog.Logger) (*Pipeline, error) {
+	if len(o.SIPKeys) == 0 {
+		o.SIPKeys = sip.DefaultKeys()
+	}
+	if o.MaxInflate <= 0 {
+		o.MaxInflate = 64 << 10
+	}
+	parser, err := sip.NewParser(sip.Options{ExtraHeaders: o.ExtraHeaders, ALegHeaders: o.ALegHeaders})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	p := &Pipeline{
+		ctx:    ctx,
+		opts:   o,
+		keys:   o.SIPKeys,
+		parser: parser,
+		out:    out,
+		log:    log,
+		rl:     ratelog.New(log, 10*time.Second),
+	}
+	p.pool.New = func() any {
+		return &batch{
+			recs:  make([]Record, 0, 256),
+			arena: make([]byte, 0, 256<<10),
+		}
+	}
+	return p, nil
+}
+
+// batch is the per-caller state of one Deliver: the records it produced and
+// the buffers their JSON lives in. Reused through the pool, so a steady
+// stream of messages allocates nothing.
+type batch struct {
+	pkt     hep.Packet
+	msg     sip.Message
+	recs    []Record
+	arena   []byte // JSON headers and cleaned payloads of this batch
+	inflate []byte
+}
+
+func (p *Pipeline) get() *batch { return p.pool.Get().(*batch) }
+
+func (p *Pipeline) put(b *batch) {
+	b.recs = b.recs[:0]
+	b.arena = b.arena[:0]
+	p.pool.Put(b)
+}
+
+// Deliver implements tcpstack.Sink.
+func (p *Pipeline) Deliver(frames []tcpstack.Frame) {
+	b := p.get()
+	defer p.put(b)
+	for i := range frames {
+		f := &frames[i]
+		src := Source{Transport: TCP, Local: f.Local, Remote: f.Remote, RecvTime: f.RecvTime}
+		switch f.Kind {
+		case tcpstack.FrameHEP3:
+			p.handleHEP(b, f.Data, &src)
+		default:
+			p.stats.unsupported.Add(1)
+			p.rl.Log(slog.LevelWarn, "frame-kind", "frame kind not handled by this build; dropped",
+				"kind", f.Kind, "remote", src.Remote)
+		}
+	}
+	p.flush(b)
+}
+
+// flush hands the batch's records to the output.
+func (p *Pipeline) flush(b *batch) {
+	if len(b.recs) == 0 {
+		return
+	}
+	if err := p.out.Write(p.ctx, b.recs); err != nil {
+		p.stats.outputErrors.Add(uint64(len(b.recs)))
+		p.rl.Log(slog.LevelError, "output", "records could not be handed to the store",
+			"records", len(b.recs), "err", err)
+		return
+	}
+	p.stats.records.Add(uint64(len(b.recs)))
+}
+
+// handleHEP decodes one HEP packet and appends its record to b, or counts why
+// there is none.
+func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) {
+	p.stats.received.Add(1)
+	pkt := &b.pkt
+	if err := hep.Decode(data, pkt); err != nil {
+		if errors.Is(err, hep.ErrKeepAlive) {
+			p.stats.keepAlives.Add(1)
+			return
+		}
+		p.stats.malformed(err)
+		p.rl.Log(slog.LevelWarn, "hep:"+err.Error(), "malformed HEP packet dropped",
+			"err", err, "transport", src.Transport, "remote", src.Remote, "bytes", len(data))
+		return
+	}
+	payload := pkt.Payload
+	if pkt.Compressed {
+		out, err := hep.Inflate(b.inflate[:0], payload, p.opts.MaxInflate)
+		if err != nil {
+			p.stats.badPayload.Add(1)
+			p.rl.Log(slog.LevelWarn, "inflate", "compressed HEP payload could not be inflated",
+				"err", err, "remote", src.Remote)
+			return
+		}
+		b.inflate = out
+		payload = out
+	}
+	payload, b.arena = cleanText(payload, b.arena)
+	if len(payload) == 0 {
+		p.stats.noPayload.Add(1)
+		return
+	}
+	created, fix := hep.CaptureTime(pkt, src.RecvTime)
+	if fix != hep.TimeOK {
+		p.stats.timeFixed.Add(1)
+	}
+
+	switch pt := pkt.ProtoType; {
+	case pt == 0:
+		p.stats.filtered.Add(1)
+	case pt == 1:
+		p.sipRecord(b, payload, created, src)
+	case pt == 54:
+		p.isupRecord(b, payload, created, src)
+	default:
+		p.correlatedRecord(b, payload, created, src)
+	}
+}
+
+// captureID returns the Homer captureId value: the node name if sent, else
+// the decimal node id.
+func captureID(dst []byte, pkt *hep.Packet) []byte {
+	if len(pkt.NodeName) > 0 {
+		return append(dst, pkt.NodeName...)
+	}
+	id := pkt.NodeID
+	// captagent, hepipe and sngrep write htons(id) into the 4-byte field, so
+	// id 2001 arrives as 0x07d10000 (hep3.md §4, chunk 0x000c): a value
+	// whose low half is zero and high half is not is read as the high half.
+	if id&0xffff == 0 && id>>16 != 0 {
+		id >>= 16
+	}
+	return strconv.AppendUint(dst, uint64(id), 10)
+}
+
+// appendProtocolHeader writes the protocol_header object of homer-schema.md
+// §5.1 with exactly Homer's keys.
+func appendProtocolHeader(dst []byte, pkt *hep.Packet, created time.Time, capID, correlation []byte) []byte {
+	var ipbuf [64]byte
+	family := uint64(pkt.Family)
+	// The address chunks decide the family (hep3.md V16): BSD senders write
+	// their own AF_INET6 value into chunk 0x0001.
+	switch {
+	case pkt.SrcIP.Is4() || pkt.DstIP.Is4():
+		family = 2
+	case pkt.SrcIP.Is6() || pkt.DstIP.Is6():
+		family = 10
+	}
+	dst = append(dst, `{"protocolFamily":`...)
+	dst = appendUint(dst, family)
+	dst = append(dst, `,"protocol":`...)
+	dst = appendUint(dst, uint64(pkt.Protocol))
+	dst = append(dst, `,"srcIp":`...)
+	dst = appendJSONString(dst, pkt.SrcIP.AppendTo(ipbuf[:0]))
+	dst = append(dst, `,"dstIp":`...)
+	dst = appendJSONString(dst, pkt.DstIP.AppendTo(ipbuf[:0]))
+	dst = append(dst, `,"srcPort":`...)
+	dst = appendUint(dst, uint64(pkt.SrcPort))
+	dst = append(dst, `,"dstPort":`...)
+	dst = appendUint(dst, uint64(pkt.DstPort))
+	dst = append(dst, `,"timeSeconds":`...)
+	dst = appendUint(dst, uint64(created.Unix()))
+	dst = append(dst, `,"timeUseconds":`...)
+	dst = appendUint(dst, uint64(created.Nanosecond()/1000))
+	dst = append(dst, `,"payloadType":`...)
+	dst = appendUint(dst, uint64(pkt.ProtoType))
+	dst = append(dst, `,"captureId":`...)
+	dst = appendJSONString(dst, capID)
+	if len(pkt.AuthKey) > 0 {
+		dst = append(dst, `,"capturePass":`...)
+		dst = appendJSONString(dst, pkt.AuthKey)
+	}
+	dst = append(dst, `,"correlation_id":`...)
+	dst = appendJSONString(dst, correlation)
+	return append(dst, '}')
+}
+
+// sipRecord routes a SIP message by its CSeq method (homer-schema.md §4).
+func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *Source) {
+	msg := &b.msg
+	if err := p.parser.Parse(payload, msg); err != nil {
+		p.stats.sipInvalid.Add(1)
+		p.rl.Log(slog.LevelWarn, "sip:"+err.Error(), "SIP payload not stored",
+			"err", err, "transport", src.Transport, "remote", src.Remote)
+		return
+	}
+	var table string
+	switch sip.Profile(msg.CSeqMethod) {
+	case "call":
+		table = TableSIPCall
+	case "registration":
+		table = TableSIPRegistration
+	default:
+		table = TableSIPDefault
+	}
+	pkt := &b.pkt
+	correlation := pkt.CorrelationID
+	if len(msg.ALeg) > 0 && (len(correlation) == 0 || p.opts.ForceALegID) {
+		correlation = msg.ALeg
+	}
+	if len(correlation) == 0 {
+		correlation = msg.CallID
+	}
+
+	start := len(b.arena)
+	b.arena = captureID(b.arena, pkt)
+	capID := b.arena[start:]
+
+	phStart := len(b.arena)
+	b.arena = appendProtocolHeader(b.arena, pkt, created, capID, correlation)
+	ph := b.arena[phStart:]
+
+	dhStart := len(b.arena)
+	b.arena = append(b.arena, '{')
+	for _, k := range p.keys {
+		b.arena = appendKey(b.arena, k.String())
+		b.arena = appendJSONString(b.arena, msg.Field(k))
+	}
+	for i, name := range p.opts.ExtraHeaders {
+		if v := msg.Extra[i]; v != nil {
+			b.arena = appendKey(b.arena, name)
+			b.arena = appendJSONString(b.arena, v)
+		}
+	}
+	b.arena = append(b.arena, '}')
+	dh := b.arena[dhStart:]
+
+	b.recs = append(b.recs, Record{
+		Table: table, SID: msg.CallID, CreateDate: created,
+		ProtocolHeader: ph, DataHeader: dh, Raw: payload,
+	})
+}
+
+// protoLabel is the data_header "proto" value heplify-server writes.
+func appendProtoLabel(dst []byte, t uint8) []byte {
+	switch t {
+	case 5:
+		return append(dst, "rtcp"...)
+	case 34:
+		return append(dst, "rtpagent"...)
+	case 35:
+		return append(dst, "rtcpxr"...)
+	case 38:
+		return append(dst, "horaclifix"...)
+	case 53:
+		return append(dst, "dns"...)
+	case 100:
+		return append(dst, "log"...)
+	}
+	return strconv.AppendUint(dst, uint64(t), 10)
+}
+
+// correlatedRecord stores RTCP, DNS, logs and reports: they are only
+// findable through their correlation id, so without one they are dropped
+// and counted, as Homer does (homer-schema.md §4 rule 4).
+func (p *Pipeline) correlatedRecord(b *batch, payload []byte, created time.Time, src *Source) {
+	pkt := &b.pkt
+	if len(pkt.CorrelationID) == 0 {
+		p.stats.noCorrelation.Add(1)
+		p.rl.Log(slog.LevelInfo, "nocorr", "non-SIP HEP packet without correlation id not stored",
+			"payload_type", pkt.ProtoType, "remote", src.Remote)
+		return
+	}
+	var table string
+	switch pkt.ProtoType {
+	case 5:
+		table = TableRTCP
+	case 53:
+		table = TableDNS
+	case 100:
+		table = TableLog
+	default:
+		table = TableReport
+	}
+	p.appendSimple(b, table, pkt.CorrelationID, payload, created)
+}
+
+// appendSimple appends a record whose data_header is {"node","proto"}.
+func (p *Pipeline) appendSimple(b *batch, table string, sid, payload []byte, created time.Time) {
+	pkt := &b.pkt
+	start := len(b.arena)
+	b.arena = captureID(b.arena, pkt)
+	capID := b.arena[start:]
+	phStart := len(b.arena)
+	b.arena = appendProtocolHeader(b.arena, pkt, created, capID, pkt.CorrelationID)
+	ph := b.arena[phStart:]
+	dhStart := len(b.arena)
+	b.arena = append(b.arena, `{"node":`...)
+	b.arena = appendJSONString(b.arena, capID)
+	b.arena = append(b.arena, `,"proto":"`...)
+	b.arena = appendProtoLabel(b.arena, pkt.ProtoType)
+	b.arena = append(b.arena, `"}`...)
+	b.recs = append(b.recs, Record{
+		Table: table, SID: sid, CreateDate: created,
+		ProtocolHeader: ph, DataHeader: b.arena[dhStart:], Raw: payload,
+	})
+}
+
+// isupMessage is the part of an ISUP JSON report Homer indexes (§5.4).
+type isupMessage struct {
+	CIC           int64                `json:"cic"`
+	DPC           int64                `json:"dpc"`
+	OPC           int64                `json:"opc"`
+	MsgName       string               `json:"msg_name"`
+	CalledNumber  struct{ Num string } `json:"called_number"`
+	CallingNumber struct{ Num string } `json:"calling_number"`
+}
+
+// isupRecord stores an M3UA/ISUP JSON report with its Homer data_header;
+// sid is "<low pc>:<high pc>:<cic>". ISUP is rare, so encoding/json is fine.
+func (p *Pipeline) isupRecord(b *batch, payload []byte, created time.Time, src *Source) {
+	var m isupMessage
+	if err := json.Unmarshal(payload, &m); err != nil {
+		p.stats.badPayload.Add(1)
+		p.rl.Log(slog.LevelWarn, "isup", "ISUP payload is not valid JSON; not stored",
+			"err", err, "remote", src.Remote)
+		return
+	}
+	pkt := &b.pkt
+	lo, hi := m.OPC, m.DPC
+	if hi < lo {
+		lo, hi = hi, lo
+	}
+	sidStart := len(b.arena)
+	b.arena = strconv.AppendInt(b.arena, lo, 10)
+	b.arena = append(b.arena, ':')
+	b.arena = strconv.AppendInt(b.arena, hi, 10)
+	b.arena = append(b.arena, ':')
+	b.arena = strconv.AppendInt(b.arena, m.CIC, 10)
+	sid := b.arena[sidStart:]
+
+	start := len(b.arena)
+	b.arena = captureID(b.arena, pkt)
+	capID := b.arena[start:]
+	correlation := pkt.CorrelationID
+	if len(correlation) == 0 {
+		correlation = sid
+	}
+	phStart := len(b.arena)
+	b.arena = appendProtocolHeader(b.arena, pkt, created, capID, correlation)
+	ph := b.arena[phStart:]
+
+	dhStart := len(b.arena)
+	b.arena = append(b.arena, `{"cic":`...)
+	b.arena = strconv.AppendInt(b.arena, m.CIC, 10)
+	b.arena = append(b.arena, `,"dpc":`...)
+	b.arena = strconv.AppendInt(b.arena, m.DPC, 10)
+	b.arena = append(b.arena, `,"opc":`...)
+	b.arena = strconv.AppendInt(b.arena, m.OPC, 10)
+	b.arena = append(b.arena, `,"msg_name":`...)
+	b.arena = appendJSONString(b.arena, []byte(m.MsgName))
+	b.arena = append(b.arena, `,"called_number":`...)
+	b.arena = appendJSONString(b.arena, []byte(m.CalledNumber.Num))
+	b.arena = append(b.arena, `,"calling_number":`...)
+	b.arena = appendJSONString(b.arena, []byte(m.CallingNumber.Num))
+	b.arena = append(b.arena, `,"callid":`...)
+	b.arena = appendJSONString(b.arena, sid)
+	b.arena = append(b.arena, '}')
+	b.recs = append(b.recs, Record{
+		Table: TableISUP, SID: sid, CreateDate: created,
+		ProtocolHeader: ph, DataHeader: b.arena[dhStart:], Raw: payload,
+	})
+}
+
+// counters are the pipeline's totals; the hot path only does atomic adds.
+type counters struct {
+	received, records, keepAlives, noPayload, filtered, sipInvalid, noCorrelation,
+	badPayload, timeFixed, unsupported, outputErrors atomic.Uint64
+	malformedBy sync.Map // reason string → *atomic.Uint64
+}
+
+func (c *counters) malformed(err error) {
+	// Sentinel errors' Error() returns a constant: no allocation per call.
+	v, ok := c.malformedBy.Load(err.Error())
+	if !ok {
+		v, _ = c.malformedBy.LoadOrStore(err.Error(), new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
+}
+
+// Stats is a snapshot of the pipeline's counters.
+type Stats struct {
+	Received      uint64            // HEP packets and frames seen
+	Records       uint64            // records handed to the output
+	KeepAlives    uint64            // HEP keep-alive packets (dropped silently)
+	Malformed     map[string]uint64 // undecodable HEP, by reason
+	NoPayload     uint64            // HEP packets with an empty payload
+	Filtered      uint64            // payload type 0
+	SIPInvalid    uint64            // SIP payloads without a start line, Call-ID or CSeq
+	NoCorrelation uint64            // non-SIP packets without a correlation id
+	BadPayload    uint64            // undecodable compressed or ISUP payloads
+	TimeFixed     uint64            // capture timestamps replaced or corrected
+	Unsupported   uint64            // frames of a kind this build does not handle
+	OutputErrors  uint64            // records the output refused
+}
+
+// Stats returns a snapshot of the counters.
+func (p *Pipeline) Stats() Stats {
+	c := &p.stats
+	s := Stats{
+		Received: c.received.Load(), Records: c.records.Load(), KeepAlives: c.keepAlives.Load(),
+		NoPayload: c.noPayload.Load(), Filtered: c.filtered.Load(), SIPInvalid: c.sipInvalid.Load(),
+		NoCorrelation: c.noCorrelation.Load(), BadPayload: c.badPayload.Load(),
+		TimeFixed: c.timeFixed.Load(), Unsupported: c.unsupported.Load(),
+		OutputErrors: c.outputErrors.Load(),
+		Malformed:    map[string]uint64{},
+	}
+	c.malformedBy.Range(func(k, v any) bool {
+		s.Malformed[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	return s
+}

@@ -1,0 +1,63 @@
+package ingest
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// Homer 7 parent tables (homer-schema.md §2.2).
+const (
+	TableSIPCall         = "hep_proto_1_call"
+	TableSIPRegistration = "hep_proto_1_registration"
+	TableSIPDefault      = "hep_proto_1_default"
+	TableRTCP            = "hep_proto_5_default"
+	TableReport          = "hep_proto_35_default"
+	TableDNS             = "hep_proto_53_default"
+	TableISUP            = "hep_proto_54_default"
+	TableLog             = "hep_proto_100_default"
+)
+
+// Record is one Homer 7 row. Its byte slices refer to the pipeline's buffers
+// and to the received bytes: they are valid only during Output.Write.
+type Record struct {
+	Table          string
+	SID            []byte
+	CreateDate     time.Time
+	ProtocolHeader []byte
+	DataHeader     []byte
+	Raw            []byte
+}
+
+// Output receives the records of one batch. Write may block (backpressure)
+// and must copy whatever it keeps after returning.
+type Output interface {
+	Write(ctx context.Context, recs []Record) error
+}
+
+// Transport is how a message reached hepd.
+type Transport uint8
+
+const (
+	TCP Transport = iota + 1
+	UDP
+)
+
+func (t Transport) String() string {
+	switch t {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return "unknown"
+}
+
+// Source describes where one message came from; it is used for logs and,
+// for raw SIP, as the message's addresses.
+type Source struct {
+	Transport Transport
+	Local     netip.AddrPort
+	Remote    netip.AddrPort
+	RecvTime  time.Time
+}

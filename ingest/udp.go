@@ -1,0 +1,173 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+)
+
+// UDPOptions configure a UDP source.
+type UDPOptions struct {
+	// ReadBuffer sets SO_RCVBUF in bytes; 0 keeps the kernel default
+	// (raise net.core.rmem_max for values above it).
+	ReadBuffer int
+	// Batch is how many datagrams one recvmmsg call may return.
+	Batch int
+	// Drain is how long Run keeps reading what is already queued after its
+	// context ends.
+	Drain time.Duration
+}
+
+// UDPSource reads HEP datagrams from one UDP socket in batches (recvmmsg)
+// and feeds them to a Pipeline: one datagram, one packet.
+type UDPSource struct {
+	p     *Pipeline
+	conn  *net.UDPConn
+	pc    *ipv4.PacketConn // ReadBatch works for IPv6 sockets too on Linux
+	local netip.AddrPort
+	opts  UDPOptions
+	log   *slog.Logger
+
+	datagrams, readErrors atomic.Uint64
+}
+
+// ListenUDP binds addr and returns a source that is not reading yet.
+func ListenUDP(addr netip.AddrPort, o UDPOptions, p *Pipeline, log *slog.Logger) (*UDPSource, error) {
+	if o.Batch <= 0 {
+		o.Batch = 64
+	}
+	if o.Drain <= 0 {
+		o.Drain = 200 * time.Millisecond
+	}
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return nil, fmt.Errorf("udp listen %s: %w", addr, err)
+	}
+	if o.ReadBuffer > 0 {
+		if err := setReadBuffer(conn, o.ReadBuffer); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("udp_rcvbuf: %w", err)
+		}
+	}
+	return &UDPSource{
+		p:     p,
+		conn:  conn,
+		pc:    ipv4.NewPacketConn(conn),
+		local: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+		opts:  o,
+		log:   log,
+	}, nil
+}
+
+// Addr is the bound address.
+func (u *UDPSource) Addr() netip.AddrPort { return u.local }
+
+// Datagrams is the number of datagrams read so far.
+func (u *UDPSource) Datagrams() uint64 { return u.datagrams.Load() }
+
+// Run reads until ctx ends, then reads for up to Drain what the socket has
+// already queued, hands it on, closes the socket and returns.
+func (u *UDPSource) Run(ctx context.Context) error {
+	defer u.conn.Close()
+	stop := context.AfterFunc(ctx, func() {
+		// Wakes a blocked ReadBatch; the loop below then drains.
+		u.conn.SetReadDeadline(time.Now())
+	})
+	defer stop()
+
+	msgs := make([]ipv4.Message, u.opts.Batch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
+	}
+	draining := false
+	for {
+		n, err := u.pc.ReadBatch(msgs, 0)
+		if n > 0 {
+			u.handle(msgs[:n])
+		}
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if ctx.Err() == nil {
+				continue // a stale deadline from a race with AfterFunc; keep reading
+			}
+			if draining {
+				return nil
+			}
+			draining = true
+			u.conn.SetReadDeadline(time.Now().Add(u.opts.Drain))
+			continue
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		u.readErrors.Add(1)
+		u.p.rl.Log(slog.LevelError, "udp-read", "udp read failed", "addr", u.local, "err", err)
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+func (u *UDPSource) handle(msgs []ipv4.Message) {
+	b := u.p.get()
+	defer u.p.put(b)
+	now := time.Now()
+	u.datagrams.Add(uint64(len(msgs)))
+	for i := range msgs {
+		m := &msgs[i]
+		src := Source{Transport: UDP, Local: u.local, RecvTime: now}
+		if a, ok := m.Addr.(*net.UDPAddr); ok {
+			src.Remote = a.AddrPort()
+		}
+		u.p.handleHEP(b, m.Buffers[0][:m.N], &src)
+	}
+	u.p.flush(b)
+}
+
+// Close closes the socket of a source that will not Run.
+func (u *UDPSource) Close() error { return u.conn.Close() }
+
+// setReadBuffer sets SO_RCVBUF to n bytes and checks that the kernel did not
+// cap it at net.core.rmem_max: a receive buffer smaller than asked for would
+// drop bursts silently. With CAP_NET_ADMIN, SO_RCVBUFFORCE passes the cap.
+func setReadBuffer(conn *net.UDPConn, n int) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var got int
+	var sockErr error
+	err = raw.Control(func(fd uintptr) {
+		// Linux doubles the value for bookkeeping and reports the doubled size.
+		if sockErr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n); sockErr != nil {
+			return
+		}
+		if got, sockErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); sockErr != nil || got >= 2*n {
+			return
+		}
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) == nil {
+			got, sockErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		}
+	})
+	if err == nil {
+		err = sockErr
+	}
+	if err != nil {
+		return fmt.Errorf("SO_RCVBUF %d: %w", n, err)
+	}
+	if got < 2*n {
+		return fmt.Errorf("the kernel capped the UDP receive buffer at %d bytes instead of %d: raise net.core.rmem_max (sysctl -w net.core.rmem_max=%d) or run hepd with CAP_NET_ADMIN", got/2, n, n)
+	}
+	return nil
+}

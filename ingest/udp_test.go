@@ -1,0 +1,107 @@
+package ingest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// syncCapture is a capture safe for the UDP reader goroutine.
+type syncCapture struct {
+	mu sync.Mutex
+	capture
+}
+
+func (c *syncCapture) Write(ctx context.Context, recs []Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.capture.Write(ctx, recs)
+}
+
+func udpPipeline(t *testing.T) (*Pipeline, *syncCapture) {
+	out := &syncCapture{}
+	p, err := New(context.Background(), Options{}, out, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, out
+}
+
+// legacyV2 is the HEPv2 example of hep3.md §7 followed by a SIP payload.
+func legacyV2(t *testing.T) []byte {
+	head := unhex(t, "02100211 13c413c4 c000020a c6336414 00f15365 40e20100 d1070000")
+	return append(head, sipMsg("OPTIONS", "OPTIONS")...)
+}
+
+// TestUDPSource: HEP3 and legacy HEPv2 datagrams are stored, and whatever
+// is queued when the context ends is still read (drain), not dropped.
+func TestUDPSource(t *testing.T) {
+	p, out := udpPipeline(t)
+	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), UDPOptions{}, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../testdata/kamailio-hep3-udp-datagrams/*.bin")
+	c, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Queue everything before the reader starts, then stop it at once: all
+	// of it must be drained.
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		c.Write(b)
+	}
+	c.Write(legacyV2(t))
+	c.Write([]byte("garbage"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := src.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(out.recs), len(files)+1; got != want {
+		t.Fatalf("%d records, want %d (stats %+v)", got, want, p.Stats())
+	}
+	last := out.recs[len(out.recs)-1]
+	if last.Table != TableSIPDefault || !strings.Contains(string(last.ProtocolHeader), `"timeSeconds":1700000000,"timeUseconds":123456`) ||
+		!strings.Contains(string(last.ProtocolHeader), `"captureId":"2001"`) {
+		t.Errorf("legacy v2 record: %s %s", last.Table, last.ProtocolHeader)
+	}
+	if src.Datagrams() != uint64(len(files)+2) || sumMap(p.Stats().Malformed) != 1 {
+		t.Errorf("datagrams %d, malformed %v", src.Datagrams(), p.Stats().Malformed)
+	}
+}
+
+// TestUDPReadBuffer: udp_rcvbuf lands on the socket, or hepd refuses to
+// start rather than run with a smaller buffer than configured.
+func TestUDPReadBuffer(t *testing.T) {
+	p, _ := udpPipeline(t)
+	const want = 8 << 20
+	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), UDPOptions{ReadBuffer: want}, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		if os.Geteuid() == 0 {
+			t.Fatalf("as root SO_RCVBUFFORCE must pass rmem_max: %v", err)
+		}
+		if !strings.Contains(err.Error(), "rmem_max") {
+			t.Fatalf("error does not say what to do: %v", err)
+		}
+		return
+	}
+	defer src.Close()
+	raw, _ := src.conn.SyscallConn()
+	var got int
+	raw.Control(func(fd uintptr) { got, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
+	if got < 2*want {
+		t.Fatalf("SO_RCVBUF is %d, want %d (Linux reports double)", got, 2*want)
+	}
+}

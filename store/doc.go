@@ -1,0 +1,43 @@
+// Package store writes Homer 7 rows into PostgreSQL and keeps the tables'
+// partitions in step with time.
+//
+// It owns the connections to the data database, the per-table batches and
+// their COPY writers, partition creation and retention drops. It knows
+// nothing of HEP, SIP or sockets: a Row arrives already routed to its table
+// with its JSON headers built.
+//
+// # Writing
+//
+// Add copies each row into an arena-backed batch of its table. A batch is
+// written with one COPY into the parent table when it reaches
+// Config.BatchRows rows or Config.FlushInterval after the last flush, by one
+// of Config.Writers connections. Add blocks while Config.MaxPending rows are
+// waiting (backpressure) and never drops a row.
+//
+// When the database is unreachable, a batch is kept and its COPY retried with
+// backoff; Add keeps accepting rows until MaxPending and then blocks. When a
+// COPY fails because of the data (invalid JSON, invalid UTF-8, a NUL byte),
+// the batch is split to isolate the offending rows: they are logged
+// (rate-limited) and counted in Stats.RowsRejected, and the rest of the batch
+// is committed.
+//
+// # Partitions
+//
+// Every parent table is range-partitioned by create_date into slots of the
+// table family's step, named <parent>_<YYYYMMDD>_<HHMM> with UTC names and
+// UTC bounds whatever the process or database time zone, each with the
+// per-partition indexes of homer-schema.md §2.3 named <partition>_<suffix>.
+// Open creates the slots of yesterday, today, tomorrow and the day after;
+// the maintenance loop keeps creating ahead and drops partitions that ended
+// before the retention cutoff (today's 00:00 UTC minus RetentionDays-1 days,
+// as heplify-server does, but judged by bounds rather than names).
+//
+// A row whose create_date falls in no partition does not fail its batch:
+// before each COPY the rows' slots are checked against the known partitions
+// and missing ones are created on demand. A partition created that way for a
+// time already older than the retention cutoff is dropped again by the next
+// maintenance round, with its rows.
+//
+// All DDL runs under one transaction-scoped advisory lock, so several hepd
+// nodes may share a database.
+package store

@@ -1,0 +1,628 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hepd/hepd/internal/ratelog"
+	"github.com/hepd/hepd/migrations"
+)
+
+// ErrClosed is returned by Add after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Store batches rows and writes them with COPY. It is safe for concurrent
+// use.
+type Store struct {
+	cfg     *settings
+	connCfg *pgx.ConnConfig
+	log     *slog.Logger
+	rlog    *ratelog.Logger
+	parts   partitions
+	stats   counters
+
+	mu      sync.Mutex
+	work    *sync.Cond          // signalled when ready gets a batch or on close
+	cur     [len(tables)]*batch // filling
+	ready   []*batch            // sealed, waiting for a writer
+	free    []*batch            // for reuse
+	space   chan struct{}       // closed when pending drops below MaxPending; nil if nobody waits
+	pending int                 // rows added and not yet committed, rejected or lost
+	closed  bool
+
+	runCtx    context.Context // ends when Close gives up: writers stop retrying
+	cancelRun context.CancelFunc
+	stopLoops context.CancelFunc // ticker and maintenance
+	writers   sync.WaitGroup
+	loops     sync.WaitGroup
+
+	maintMu   sync.Mutex // one maintenance round at a time
+	maintConn *pgx.Conn
+}
+
+type counters struct {
+	added, committed, rejected, lost atomic.Uint64
+	batches, copyErrors, flushes     atomic.Uint64
+	partitionsCreated                atomic.Uint64
+	partitionsDropped                atomic.Uint64
+	latencySum, latencyMax           atomic.Int64
+}
+
+// Stats is a snapshot of a Store's counters, cumulative since Open.
+type Stats struct {
+	RowsAdded     uint64 // accepted by Add
+	RowsCommitted uint64 // in the database
+	RowsRejected  uint64 // refused by the database for their content (see doc)
+	RowsLost      uint64 // still unwritten when Close gave up
+	RowsPending   int    // accepted, not yet committed, rejected or lost
+
+	Batches    uint64 // COPY statements committed
+	CopyErrors uint64 // attempts to write a batch (connect, partition, COPY) that failed
+
+	PartitionsCreated uint64
+	PartitionsDropped uint64
+
+	// A flush is one batch, from being handed to a writer until every row
+	// is committed or rejected; waiting for the database counts.
+	Flushes         uint64
+	FlushLatencySum time.Duration
+	FlushLatencyMax time.Duration
+}
+
+// Open connects, applies the migrations, creates the partitions of
+// yesterday, today, tomorrow and the day after, and starts the writers and
+// the maintenance loop. log may be nil.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	st, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cc, err := pgx.ParseConfig(st.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("store: DSN: %w", err)
+	}
+	// Partition bounds are read back as text; in UTC they end in +00
+	// whatever the database's or the process's zone.
+	cc.RuntimeParams["timezone"] = "UTC"
+	if cc.RuntimeParams["application_name"] == "" {
+		cc.RuntimeParams["application_name"] = "hepd"
+	}
+	if cc.ConnectTimeout == 0 {
+		cc.ConnectTimeout = 5 * time.Second
+	}
+	s := &Store{cfg: st, connCfg: cc, log: log, rlog: ratelog.New(log, 10*time.Second)}
+	s.work = sync.NewCond(&s.mu)
+
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	if err := migrations.Apply(ctx, conn); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s.maintConn = conn
+	if err := s.ensureDays(ctx, conn, time.Now().AddDate(0, 0, -1), 4); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("store: create partitions: %w", err)
+	}
+
+	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
+	var loopCtx context.Context
+	loopCtx, s.stopLoops = context.WithCancel(context.Background())
+	for range st.Writers {
+		s.writers.Add(1)
+		go s.writer()
+	}
+	s.loops.Add(2)
+	go s.ticker(loopCtx)
+	go s.maintainLoop(loopCtx)
+	return s, nil
+}
+
+// Add queues rows for writing, copying their bytes, so the caller may reuse
+// its buffers when Add returns. It blocks while Config.MaxPending rows are
+// pending; a call is all or nothing, so pending may exceed MaxPending by at
+// most len(rows)-1. It returns ctx.Err() if ctx ends while blocked (no row of
+// the call is then queued), an error naming an unknown table (no row queued),
+// or ErrClosed.
+func (s *Store) Add(ctx context.Context, rows []Row) error {
+	for i := range rows {
+		if tableIndex(rows[i].Table) < 0 {
+			return fmt.Errorf("store: unknown table %q (want one of %s)", rows[i].Table, strings.Join(Tables(), ", "))
+		}
+	}
+	s.mu.Lock()
+	for s.pending >= s.cfg.MaxPending && !s.closed {
+		if s.space == nil {
+			s.space = make(chan struct{})
+		}
+		space := s.space
+		s.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.mu.Lock()
+	}
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	for i := range rows {
+		t := tableIndex(rows[i].Table)
+		b := s.cur[t]
+		if b == nil {
+			b = s.newBatchLocked(t)
+			b.started = time.Now()
+			s.cur[t] = b
+		}
+		b.add(&rows[i])
+		if len(b.rows) >= s.cfg.BatchRows {
+			s.sealLocked(t)
+		}
+	}
+	s.pending += len(rows)
+	s.mu.Unlock()
+	s.stats.added.Add(uint64(len(rows)))
+	return nil
+}
+
+func (s *Store) newBatchLocked(t int) *batch {
+	if n := len(s.free); n > 0 {
+		b := s.free[n-1]
+		s.free = s.free[:n-1]
+		b.table = t
+		return b
+	}
+	return &batch{table: t}
+}
+
+func (s *Store) sealLocked(t int) {
+	b := s.cur[t]
+	s.cur[t] = nil
+	b.sealed = time.Now()
+	s.ready = append(s.ready, b)
+	s.work.Signal()
+}
+
+// ticker seals the non-empty batches each FlushInterval.
+func (s *Store) ticker(ctx context.Context) {
+	defer s.loops.Done()
+	t := time.NewTicker(s.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// While the writers have a backlog, a partial batch only makes
+		// COPYs smaller; let it fill, up to a few intervals.
+		now := time.Now()
+		s.mu.Lock()
+		for i, b := range s.cur {
+			if b != nil && len(b.rows) > 0 && (len(s.ready) == 0 || now.Sub(b.started) >= 5*s.cfg.FlushInterval) {
+				s.sealLocked(i)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// next returns the oldest sealed batch, waiting for one; nil once the store
+// is closed and nothing is left.
+func (s *Store) next() *batch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.ready) == 0 && !s.closed {
+		s.work.Wait()
+	}
+	if len(s.ready) == 0 {
+		return nil
+	}
+	b := s.ready[0]
+	s.ready[0] = nil
+	s.ready = s.ready[1:]
+	return b
+}
+
+// done accounts a written batch and recycles it.
+func (s *Store) done(b *batch) {
+	d := time.Since(b.sealed)
+	s.stats.flushes.Add(1)
+	s.stats.latencySum.Add(int64(d))
+	for {
+		m := s.stats.latencyMax.Load()
+		if int64(d) <= m || s.stats.latencyMax.CompareAndSwap(m, int64(d)) {
+			break
+		}
+	}
+	s.mu.Lock()
+	s.pending -= len(b.rows)
+	if s.space != nil && s.pending < s.cfg.MaxPending {
+		close(s.space)
+		s.space = nil
+	}
+	b.reset()
+	// Keep what MaxPending allows anyway: memory is budgeted by it, and
+	// reuse keeps the steady state free of allocations.
+	if len(s.free) < 2*(s.cfg.MaxPending/s.cfg.BatchRows+len(tables)) {
+		s.free = append(s.free, b)
+	}
+	s.mu.Unlock()
+}
+
+// writer owns one connection and writes batches until the store closes.
+type writer struct {
+	s       *Store
+	conn    *pgx.Conn
+	src     *copySource
+	slots   []time.Time // scratch for ensurePartitions
+	backoff time.Duration
+}
+
+func (s *Store) writer() {
+	defer s.writers.Done()
+	w := &writer{s: s, src: newCopySource()}
+	defer func() {
+		if w.conn != nil {
+			w.conn.Close(context.Background())
+		}
+	}()
+	for b := s.next(); b != nil; b = s.next() {
+		w.write(b, b.all())
+		s.done(b)
+	}
+}
+
+// write commits the rows sel of b, or rejects the ones the database refuses
+// for their content. It returns only when every row is settled or the store
+// gave up (Close deadline), in which case the rows are handed to unwritten.
+func (w *writer) write(b *batch, sel []int32) {
+	s := w.s
+	ctx := s.runCtx
+	tbl := tables[b.table].name
+	noPartition := 0
+	for {
+		if ctx.Err() != nil {
+			s.unwritten(b, sel, ctx.Err())
+			return
+		}
+		err := w.connect(ctx)
+		if err == nil {
+			err = w.ensurePartitions(ctx, b, sel)
+		}
+		if err == nil {
+			var n int64
+			n, err = w.conn.CopyFrom(ctx, pgx.Identifier{tbl}, copyColumns, w.src.reset(b, sel))
+			if err == nil {
+				s.stats.committed.Add(uint64(n))
+				s.stats.batches.Add(1)
+				w.backoff = 0
+				return
+			}
+		}
+		s.stats.copyErrors.Add(1)
+		switch classify(err) {
+		case errNoPartition:
+			// Another node dropped a partition we knew of: re-read the
+			// catalog and create it again. Twice in a row is the data's
+			// fault (e.g. a bound we cannot create); isolate then.
+			if noPartition++; noPartition <= 2 {
+				if spans, lerr := loadSpans(ctx, w.conn, &tables[b.table]); lerr == nil {
+					s.parts.set(b.table, spans)
+				}
+				continue
+			}
+			fallthrough
+		case errData:
+			w.isolate(b, sel, err)
+			return
+		case errPermanent:
+			// Dropping the rows would lose data, isolating them would
+			// reject good rows: wait for a human to fix the schema or
+			// privileges, with backpressure.
+			s.rlog.Log(slog.LevelError, "retry:"+tbl, "store: cannot write batch (schema or privileges?), will retry",
+				"table", tbl, "rows", len(sel), "err", err)
+			w.sleep(ctx)
+		default:
+			if w.conn != nil && w.conn.IsClosed() {
+				w.conn = nil
+			}
+			s.rlog.Log(slog.LevelWarn, "retry:"+tbl, "store: cannot write batch, will retry",
+				"table", tbl, "rows", len(sel), "err", err)
+			w.sleep(ctx)
+		}
+	}
+}
+
+// isolate splits a batch the database refused for its content. PostgreSQL
+// names the offending COPY line, so the rows before it are good, the row
+// itself is tried alone, and the rest is written again (and split again if
+// needed); without a line number the batch is halved.
+func (w *writer) isolate(b *batch, sel []int32, err error) {
+	if len(sel) == 1 {
+		w.s.reject(b, sel[0], err)
+		return
+	}
+	// sel aliases b.sel; copy before recursing, which reuses nothing of it
+	// but must not see it change under it either.
+	sel = append([]int32(nil), sel...)
+	if line := copyLine(err); line >= 1 && line <= len(sel) {
+		if line > 1 {
+			w.write(b, sel[:line-1])
+		}
+		w.write(b, sel[line-1:line])
+		if line < len(sel) {
+			w.write(b, sel[line:])
+		}
+		return
+	}
+	h := len(sel) / 2
+	w.write(b, sel[:h])
+	w.write(b, sel[h:])
+}
+
+func (s *Store) reject(b *batch, i int32, err error) {
+	s.stats.rejected.Add(1)
+	sid, _, _, _ := b.fields(i)
+	tbl := tables[b.table].name
+	s.rlog.Log(slog.LevelWarn, "reject:"+tbl, "store: row rejected by the database",
+		"table", tbl, "sid", string(sid[:min(len(sid), 128)]),
+		"create_date", time.UnixMicro(b.rows[i].us).UTC(), "err", err)
+}
+
+// unwritten receives rows the store gave up on. Today they are counted and
+// logged; this is where a disk spool will take them.
+func (s *Store) unwritten(b *batch, sel []int32, err error) {
+	s.stats.lost.Add(uint64(len(sel)))
+	tbl := tables[b.table].name
+	s.rlog.Log(slog.LevelError, "lost:"+tbl, "store: rows not written", "table", tbl, "rows", len(sel), "err", err)
+}
+
+func (w *writer) connect(ctx context.Context) error {
+	if w.conn != nil {
+		return nil
+	}
+	c, err := pgx.ConnectConfig(ctx, w.s.connCfg)
+	if err != nil {
+		return err
+	}
+	w.conn = c
+	return nil
+}
+
+func (w *writer) sleep(ctx context.Context) {
+	w.backoff = min(max(2*w.backoff, w.s.cfg.RetryMin), w.s.cfg.RetryMax)
+	t := time.NewTimer(w.backoff)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// ensurePartitions creates the partitions missing for rows sel of b.
+// A DDL error that is not about connectivity is logged and ignored: the
+// COPY then reports the rows without a partition and they are isolated,
+// rather than the table stalling forever.
+func (w *writer) ensurePartitions(ctx context.Context, b *batch, sel []int32) error {
+	s := w.s
+	spans := s.parts.get(b.table)
+	step := s.cfg.step[b.table]
+	w.slots = w.slots[:0]
+	var last span
+	for _, i := range sel {
+		us := b.rows[i].us
+		if us >= last.from && us < last.to {
+			continue
+		}
+		if sp, ok := find(spans, us); ok {
+			last = sp
+			continue
+		}
+		from, _ := slot(time.UnixMicro(us), step)
+		if len(w.slots) == 0 || !containsTime(w.slots, from) {
+			w.slots = append(w.slots, from)
+		}
+	}
+	if len(w.slots) == 0 {
+		return nil
+	}
+	_, err := s.createPartitions(ctx, w.conn, b.table, w.slots)
+	if err != nil && classify(err) != errRetry {
+		s.rlog.Log(slog.LevelError, "ddl:"+tables[b.table].name, "store: cannot create partition on demand",
+			"table", tables[b.table].name, "err", err)
+		return nil
+	}
+	return err
+}
+
+func containsTime(ts []time.Time, t time.Time) bool {
+	for _, x := range ts {
+		if x.Equal(t) {
+			return true
+		}
+	}
+	return false
+}
+
+type errKind int
+
+const (
+	errRetry       errKind = iota // connectivity, server state: try again later
+	errData                       // the rows' content: isolate
+	errNoPartition                // a row's create_date has no partition
+	errPermanent                  // schema or privilege problem: retry, but it needs a human
+)
+
+func classify(err error) errKind {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return errRetry
+	}
+	switch {
+	case pgErr.Code == "23514" && strings.Contains(pgErr.Message, "no partition"):
+		return errNoPartition
+	case strings.HasPrefix(pgErr.Code, "22"), // data exception: invalid JSON, encoding, NUL
+		strings.HasPrefix(pgErr.Code, "23"), // integrity: NOT NULL
+		strings.HasPrefix(pgErr.Code, "54"): // program limit: value too large
+		return errData
+	case strings.HasPrefix(pgErr.Code, "08"), // connection
+		strings.HasPrefix(pgErr.Code, "40"), // serialization, deadlock
+		strings.HasPrefix(pgErr.Code, "53"), // insufficient resources
+		strings.HasPrefix(pgErr.Code, "57"), // shutdown, cancel
+		strings.HasPrefix(pgErr.Code, "58"): // system error
+		return errRetry
+	}
+	return errPermanent
+}
+
+var copyLineRE = regexp.MustCompile(`^COPY [^,]+, line (\d+)`)
+
+// copyLine returns the 1-based COPY line PostgreSQL blamed, or 0.
+func copyLine(err error) int {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return 0
+	}
+	m := copyLineRE.FindStringSubmatch(pgErr.Where)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+func (s *Store) maintainLoop(ctx context.Context) {
+	defer s.loops.Done()
+	t := time.NewTicker(s.cfg.MaintenanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.Maintain(ctx); err != nil && ctx.Err() == nil {
+			s.rlog.Log(slog.LevelWarn, "maintain", "store: maintenance round failed, next round will retry", "err", err)
+		}
+	}
+}
+
+// Maintain runs one maintenance round now: it creates the partitions of
+// today, tomorrow and the day after, and drops the partitions that ended
+// before each table's retention cutoff. The maintenance loop calls it every
+// Config.MaintenanceInterval.
+func (s *Store) Maintain(ctx context.Context) error {
+	s.maintMu.Lock()
+	defer s.maintMu.Unlock()
+	if s.maintConn == nil || s.maintConn.IsClosed() {
+		c, err := pgx.ConnectConfig(ctx, s.connCfg)
+		if err != nil {
+			return fmt.Errorf("store: maintenance: %w", err)
+		}
+		s.maintConn = c
+	}
+	now := time.Now()
+	if err := s.ensureDays(ctx, s.maintConn, now, 3); err != nil {
+		return fmt.Errorf("store: maintenance: %w", err)
+	}
+	var errs []error
+	for t := range tables {
+		if err := s.dropExpired(ctx, s.maintConn, t, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: maintenance: %w", err)
+	}
+	return nil
+}
+
+// Close writes every pending row and closes the connections. If ctx ends
+// first (say the database stays unreachable), the writers stop retrying and
+// Close returns an error counting the rows not written. Add calls blocked on
+// backpressure return ErrClosed; so does a second Close.
+func (s *Store) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	for i, b := range s.cur {
+		if b != nil && len(b.rows) > 0 {
+			s.sealLocked(i)
+		}
+	}
+	if s.space != nil {
+		close(s.space) // blocked Adds return ErrClosed
+		s.space = nil
+	}
+	s.work.Broadcast()
+	s.mu.Unlock()
+
+	s.stopLoops()
+	written := make(chan struct{})
+	go func() {
+		s.writers.Wait()
+		close(written)
+	}()
+	var err error
+	select {
+	case <-written:
+	case <-ctx.Done():
+		s.cancelRun()
+		<-written
+	}
+	s.cancelRun()
+	s.loops.Wait()
+	s.maintMu.Lock()
+	if s.maintConn != nil {
+		s.maintConn.Close(context.WithoutCancel(ctx))
+	}
+	s.maintMu.Unlock()
+	if n := s.stats.lost.Load(); n > 0 {
+		err = fmt.Errorf("store: close: %d rows not written: %w", n, context.Cause(ctx))
+	}
+	return err
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	pending := s.pending
+	s.mu.Unlock()
+	c := &s.stats
+	return Stats{
+		RowsAdded:         c.added.Load(),
+		RowsCommitted:     c.committed.Load(),
+		RowsRejected:      c.rejected.Load(),
+		RowsLost:          c.lost.Load(),
+		RowsPending:       pending,
+		Batches:           c.batches.Load(),
+		CopyErrors:        c.copyErrors.Load(),
+		PartitionsCreated: c.partitionsCreated.Load(),
+		PartitionsDropped: c.partitionsDropped.Load(),
+		Flushes:           c.flushes.Load(),
+		FlushLatencySum:   time.Duration(c.latencySum.Load()),
+		FlushLatencyMax:   time.Duration(c.latencyMax.Load()),
+	}
+}

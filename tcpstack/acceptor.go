@@ -1,0 +1,221 @@
+package tcpstack
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// listener is one bound, listening socket.
+type listener struct {
+	fd   int
+	addr netip.AddrPort
+}
+
+// listenBacklog is Kamailio's tcp_listen_backlog default.
+const listenBacklog = 1024
+
+// listen opens a listener with Kamailio's options: SO_REUSEADDR (failure is
+// fatal, as in Kamailio), TCP_NODELAY (inherited by accepted sockets) and a
+// backlog of 1024, which Go's net.Listen would size from somaxconn instead.
+func listen(ap netip.AddrPort) (listener, error) {
+	family := unix.AF_INET6
+	if ap.Addr().Is4() {
+		family = unix.AF_INET
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return listener{}, fmt.Errorf("listen %v: socket: %w", ap, err)
+	}
+	fail := func(what string, err error) (listener, error) {
+		unix.Close(fd)
+		return listener{}, fmt.Errorf("listen %v: %s: %w", ap, what, err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return fail("SO_REUSEADDR", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return fail("TCP_NODELAY", err)
+	}
+	if err := unix.Bind(fd, sockaddr(ap)); err != nil {
+		return fail("bind", err)
+	}
+	if err := unix.Listen(fd, listenBacklog); err != nil {
+		return fail("listen", err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return fail("getsockname", err)
+	}
+	return listener{fd: fd, addr: addrPort(sa)}, nil
+}
+
+func sockaddr(ap netip.AddrPort) unix.Sockaddr {
+	if ap.Addr().Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	}
+	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	if z := ap.Addr().Zone(); z != "" {
+		if ifi, err := net.InterfaceByName(z); err == nil {
+			sa.ZoneId = uint32(ifi.Index)
+		}
+	}
+	return sa
+}
+
+// addrPort converts a socket address; IPv4-mapped IPv6 peers of a dual-stack
+// listener are reported as IPv4.
+func addrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// acceptor accepts on every listener and hands connections to workers.
+type acceptor struct {
+	s      *Stack
+	p      poller
+	wakeFD int
+	events []event
+	nextID uint64 // last connection id given out; owned by the acceptor goroutine
+	rr     int    // where the search for the least busy worker starts
+	done   chan struct{}
+
+	rejected     atomic.Uint64
+	acceptErrors atomic.Uint64
+}
+
+func newAcceptor(s *Stack, m pollMethod) (*acceptor, error) {
+	p, err := newPoller(m)
+	if err != nil {
+		return nil, err
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	a := &acceptor{s: s, p: p, wakeFD: efd, events: make([]event, 64), done: make(chan struct{})}
+	if err := p.add(efd, wantRead); err != nil {
+		a.closeFDs()
+		return nil, err
+	}
+	for _, l := range s.listeners {
+		if err := p.add(l.fd, wantRead); err != nil {
+			a.closeFDs()
+			return nil, fmt.Errorf("listen %v: %w", l.addr, err)
+		}
+	}
+	return a, nil
+}
+
+func (a *acceptor) closeFDs() {
+	a.p.close()
+	unix.Close(a.wakeFD)
+}
+
+// run accepts until woken through wakeFD, then closes the listeners: the
+// first step of Shutdown.
+func (a *acceptor) run() {
+	defer close(a.done)
+	for {
+		n, err := a.p.wait(a.events, -1)
+		if err != nil {
+			a.s.log.Error("tcp acceptor poll failed; no longer accepting", "err", err)
+			a.stop()
+			return
+		}
+		for _, ev := range a.events[:n] {
+			if int(ev.fd) == a.wakeFD {
+				a.stop()
+				return
+			}
+			a.accept(int(ev.fd))
+		}
+	}
+}
+
+func (a *acceptor) stop() {
+	for _, l := range a.s.listeners {
+		a.p.remove(l.fd)
+		unix.Close(l.fd)
+	}
+	a.closeFDs()
+}
+
+// accept takes every pending connection from listener fd (until EAGAIN, which
+// both level- and edge-triggered pollers are fine with).
+func (a *acceptor) accept(lfd int) {
+	s := a.s
+	for {
+		fd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.EAGAIN):
+			return
+		case errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
+			continue
+		default:
+			a.acceptErrors.Add(1)
+			s.rlog.Log(slog.LevelError, "accept", "tcp accept failed", "err", err)
+			return
+		}
+		remote := addrPort(sa)
+		if open := s.open.Load(); open >= int64(s.cfg.MaxConnections) {
+			// Kamailio accepts and closes rather than leaving peers hanging in
+			// the backlog (spec §1.23, §11.17).
+			a.rejected.Add(1) // before the close, which the peer can observe
+			unix.Close(fd)
+			s.rlog.Log(slog.LevelError, "tcp_max_connections", "tcp_max_connections reached: connection closed",
+				"open", open, "tcp_max_connections", s.cfg.MaxConnections, "remote", remote)
+			continue
+		}
+		var local netip.AddrPort
+		if lsa, err := unix.Getsockname(fd); err == nil {
+			local = addrPort(lsa)
+		}
+		// The runtime snapshot is read per connection so that a change
+		// applies exactly to connections accepted after it.
+		rt := s.rt.Load()
+		a.nextID++
+		c := &conn{
+			fd:       fd,
+			id:       a.nextID,
+			local:    local,
+			remote:   remote,
+			fr:       framer{limit: rt.RdBufSize},
+			lifetime: rt.ConnectionLifetime,
+			hidx:     -1,
+		}
+		w := a.pick()
+		s.open.Add(1)
+		w.nconns.Add(1)
+		w.send(cmd{op: opAdd, c: c})
+	}
+}
+
+// pick returns the worker with the fewest connections; ties go round-robin.
+func (a *acceptor) pick() *worker {
+	ws := a.s.workers
+	best := ws[a.rr%len(ws)]
+	bestN := best.nconns.Load()
+	for i := 1; i < len(ws) && bestN > 0; i++ {
+		w := ws[(a.rr+i)%len(ws)]
+		if n := w.nconns.Load(); n < bestN {
+			best, bestN = w, n
+		}
+	}
+	a.rr = (a.rr + 1) % len(ws)
+	return best
+}
+
+func closeFD(fd int) { unix.Close(fd) }

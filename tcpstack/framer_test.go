@@ -1,0 +1,228 @@
+package tcpstack
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// readStream returns a test stream and its frames, split independently of the
+// framer.
+func readStream(tb testing.TB, name string) ([]byte, [][]byte) {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "testdata", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var frames [][]byte
+	for o := 0; o < len(data); {
+		l := int(binary.BigEndian.Uint16(data[o+4:]))
+		frames = append(frames, data[o:o+l])
+		o += l
+	}
+	return data, frames
+}
+
+const kamailioStream = "kamailio-hep3-tcp-stream-5calls.bin"
+
+// hep3 builds a syntactically framed HEP3 message of total length n.
+func hep3(n int, fill byte) []byte {
+	b := bytes.Repeat([]byte{fill}, n)
+	copy(b, "HEP3")
+	binary.BigEndian.PutUint16(b[4:], uint16(n))
+	return b
+}
+
+// hep3Header is a bare header advertising length l.
+func hep3Header(l int) []byte {
+	return binary.BigEndian.AppendUint16([]byte("HEP3"), uint16(l))
+}
+
+// feed runs a framer over chunks and returns copies of the frames and the
+// first error. Owned buffers are put back at once, as a worker would after
+// delivery, so reuse bugs show up as corrupted frames.
+func feed(limit int, chunks ...[]byte) ([][]byte, error) {
+	var bufs bufPool
+	f := framer{limit: limit, bufs: &bufs}
+	var out [][]byte
+	for _, p := range chunks {
+		for len(p) > 0 {
+			n, fr, owned, err := f.next(p)
+			if err != nil {
+				return out, err
+			}
+			if n == 0 && fr == nil {
+				panic("framer made no progress")
+			}
+			p = p[n:]
+			if fr != nil {
+				out = append(out, bytes.Clone(fr))
+				if owned {
+					bufs.put(fr)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func TestFramer(t *testing.T) {
+	stream, frames := readStream(t, kamailioStream)
+	f1 := hep3(100, 'a')
+	f2 := hep3(6, 0)
+	f3 := hep3(70000&0xffff, 'c') // 4464: a frame larger than most reads
+	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+
+	tests := []struct {
+		name    string
+		limit   int
+		chunks  [][]byte
+		want    [][]byte
+		wantErr FrameErrorKind
+		isErr   bool
+	}{
+		{name: "one frame in one read", limit: 65536, chunks: [][]byte{f1}, want: [][]byte{f1}},
+		{name: "several frames in one read are all emitted", limit: 65536, chunks: [][]byte{cat(f1, f2, f3)}, want: [][]byte{f1, f2, f3}},
+		{name: "header-only frame of length 6", limit: 65536, chunks: [][]byte{f2, f2}, want: [][]byte{f2, f2}},
+		{name: "header split after 1 byte", limit: 65536, chunks: [][]byte{f1[:1], f1[1:]}, want: [][]byte{f1}},
+		{name: "header split after 4 bytes", limit: 65536, chunks: [][]byte{f1[:4], f1[4:]}, want: [][]byte{f1}},
+		{name: "header split after 5 bytes", limit: 65536, chunks: [][]byte{f1[:5], f1[5:]}, want: [][]byte{f1}},
+		{name: "split right after header", limit: 65536, chunks: [][]byte{f1[:6], f1[6:]}, want: [][]byte{f1}},
+		{name: "split header of a 6-byte frame", limit: 65536, chunks: [][]byte{f2[:3], f2[3:]}, want: [][]byte{f2}},
+		{name: "split mid-body then next frame in same read", limit: 65536, chunks: [][]byte{f1[:50], cat(f1[50:], f3[:2]), f3[2:]}, want: [][]byte{f1, f3}},
+		{name: "one byte per read", limit: 65536, chunks: bytesOf(cat(f1, f2)), want: [][]byte{f1, f2}},
+		{name: "frame of exactly the limit", limit: 512, chunks: [][]byte{hep3(512, 'x')}, want: [][]byte{hep3(512, 'x')}},
+		{name: "kamailio stream", limit: 65536, chunks: [][]byte{stream}, want: frames},
+		{name: "bad magic", limit: 65536, chunks: [][]byte{[]byte("INVITE sip:a@b SIP/2.0\r\n")}, isErr: true, wantErr: ErrBadMagic},
+		{name: "lowercase magic", limit: 65536, chunks: [][]byte{cat([]byte("hep3"), f1[4:])}, isErr: true, wantErr: ErrBadMagic},
+		{name: "bad magic after good frame", limit: 65536, chunks: [][]byte{cat(f1, []byte("HEP2\x00\x10"))}, want: [][]byte{f1}, isErr: true, wantErr: ErrBadMagic},
+		{name: "length 0", limit: 65536, chunks: [][]byte{hep3Header(0)}, isErr: true, wantErr: ErrLengthTooShort},
+		{name: "length 3", limit: 65536, chunks: [][]byte{hep3Header(3)}, isErr: true, wantErr: ErrLengthTooShort},
+		{name: "length 5 split header", limit: 65536, chunks: [][]byte{hep3Header(5)[:2], hep3Header(5)[2:]}, isErr: true, wantErr: ErrLengthTooShort},
+		{name: "length one over the limit", limit: 512, chunks: [][]byte{hep3Header(513)}, isErr: true, wantErr: ErrLengthTooLong},
+		{name: "fewer than 6 bytes wait for more", limit: 65536, chunks: [][]byte{[]byte("HEP")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := feed(tt.limit, tt.chunks...)
+			if tt.isErr {
+				var fe *FrameError
+				if !errors.As(err, &fe) || fe.Kind != tt.wantErr {
+					t.Fatalf("err = %v, want FrameError %v", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatalf("unexpected error %v", err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d frames, want %d", len(got), len(tt.want))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], tt.want[i]) {
+					t.Fatalf("frame %d differs", i)
+				}
+			}
+		})
+	}
+}
+
+func TestFramerHeldAndRelease(t *testing.T) {
+	var bufs bufPool
+	f := framer{limit: 65536, bufs: &bufs}
+	fr := hep3(1000, 'z')
+	if n, _, _, _ := f.next(fr[:3]); n != 3 || f.held() != 3 {
+		t.Fatalf("held = %d after 3 header bytes", f.held())
+	}
+	for p := fr[3:500]; len(p) > 0; {
+		n, _, _, _ := f.next(p)
+		p = p[n:]
+	}
+	if f.held() != 500 {
+		t.Fatalf("held = %d, want 500", f.held())
+	}
+	f.release()
+	if f.held() != 0 || f.part != nil {
+		t.Fatal("release left state behind")
+	}
+	if len(bufs.free[bufClass(1000)]) != 1 {
+		t.Fatal("release did not return the buffer")
+	}
+}
+
+func bytesOf(b []byte) [][]byte {
+	out := make([][]byte, len(b))
+	for i := range b {
+		out[i] = b[i : i+1]
+	}
+	return out
+}
+
+// FuzzFramer checks that any chunking of a stream yields exactly what
+// framing it in one piece yields (frames and error), and that arbitrary bytes
+// never panic.
+func FuzzFramer(f *testing.F) {
+	stream, _ := readStream(f, kamailioStream)
+	heplify, _ := readStream(f, "heplify-hep3-tcp-stream-5calls.bin")
+	f.Add(stream, []byte{1, 2, 3, 5, 7, 250})
+	f.Add(heplify[:5000], []byte{6})
+	f.Add(append(hep3(6, 0), hep3Header(3)...), []byte{1})
+	f.Add([]byte("HEP3\xff\xffabc"), []byte{2, 0})
+	f.Add([]byte("GET / HTTP/1.1\r\n"), []byte{})
+	f.Fuzz(func(t *testing.T, data, cuts []byte) {
+		const limit = 4096
+		want, wantErr := feed(limit, data)
+		var chunks [][]byte
+		rest := data
+		for i := 0; len(rest) > 0; i++ {
+			n := len(rest)
+			if len(cuts) > 0 {
+				n = min(int(cuts[i%len(cuts)])+1, len(rest))
+			}
+			chunks = append(chunks, rest[:n])
+			rest = rest[n:]
+		}
+		got, gotErr := feed(limit, chunks...)
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Fatalf("one-shot err %v, chunked err %v", wantErr, gotErr)
+		}
+		if wantErr != nil && wantErr.Error() != gotErr.Error() {
+			t.Fatalf("one-shot err %v, chunked err %v", wantErr, gotErr)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("one-shot %d frames, chunked %d", len(want), len(got))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("frame %d differs", i)
+			}
+		}
+	})
+}
+
+func BenchmarkFramer(b *testing.B) {
+	stream, frames := readStream(b, kamailioStream)
+	var bufs bufPool
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		f := framer{limit: 65536, bufs: &bufs}
+		for p := stream; len(p) > 0; {
+			k, fr, owned, err := f.next(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p = p[k:]
+			if fr != nil {
+				n++
+				if owned {
+					bufs.put(fr)
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "frames/s")
+	_ = frames
+}
