@@ -69,7 +69,10 @@ func collectValue(ch chan<- prometheus.Metric, name string, labels prometheus.La
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := range v.NumField() {
-			if f := v.Type().Field(i); f.IsExported() {
+			switch f := v.Type().Field(i); {
+			case f.Anonymous: // an embedded struct's fields are the outer struct's
+				collectValue(ch, name, labels, v.Field(i))
+			case f.IsExported():
 				collectValue(ch, name+"_"+snake(f.Name), labels, v.Field(i))
 			}
 		}

@@ -162,6 +162,19 @@ func TestBadFramesCloseOnlyTheirConnection(t *testing.T) {
 			good.Write(f)
 		}
 	}
+	// Each bad frame is counted by its reason, visible in /metrics.
+	metrics, err := httpGet("http://" + h.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"hepd_tcp_frame_errors_bad_magic 1", "hepd_tcp_frame_errors_length_too_short 1",
+		"hepd_tcp_frame_errors_length_too_long 1", "hepd_tcp_closed_by_error 3",
+	} {
+		if !strings.Contains(string(metrics), want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	// A connection closed by the peer while hepd drains must still be read
 	// to its end: close the good one before stopping.
 	good.Close()
