@@ -8,6 +8,16 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain marks the bytes copied into a JSON string as they are: printable
+// ASCII but the quote and the backslash. One table load per byte keeps the
+// common case (header values are plain ASCII) a tight loop.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string. Every value goes through it
 // (node names, passwords and header values included) because heplify-server's
 // habit of writing some of them verbatim is what breaks its batches. NUL bytes
@@ -18,7 +28,7 @@ func appendJSONString(dst []byte, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+		if jsonPlain[c] {
 			i++
 			continue
 		}

@@ -32,6 +32,9 @@ type Options struct {
 	ForceALegID bool
 	// MaxInflate caps the size of a decompressed payload (chunk 0x0010).
 	MaxInflate int
+	// RawCaptureID is the captureId of raw SIP rows (SIP that reached hepd
+	// itself, not inside HEP): the capture agent is hepd.
+	RawCaptureID string
 }
 
 // Pipeline decodes frames and datagrams into records and writes them to an
@@ -43,10 +46,12 @@ type Pipeline struct {
 	keys   []sip.Key
 	parser *sip.Parser
 	out    Output
-	log    *slog.Logger
-	rl     *ratelog.Logger
-	pool   sync.Pool
-	stats  counters
+
+	rawCaptureID []byte
+	log          *slog.Logger
+	rl           *ratelog.Logger
+	pool         sync.Pool
+	stats        counters
 }
 
 // New builds a pipeline writing to out. ctx bounds every Output.Write: it is
@@ -54,6 +59,9 @@ type Pipeline struct {
 func New(ctx context.Context, o Options, out Output, log *slog.Logger) (*Pipeline, error) {
 	if len(o.SIPKeys) == 0 {
 		o.SIPKeys = sip.DefaultKeys()
+	}
+	if o.RawCaptureID == "" {
+		o.RawCaptureID = "hepd"
 	}
 	if o.MaxInflate <= 0 {
 		o.MaxInflate = 64 << 10
@@ -70,6 +78,8 @@ func New(ctx context.Context, o Options, out Output, log *slog.Logger) (*Pipelin
 		out:    out,
 		log:    log,
 		rl:     ratelog.New(log, 10*time.Second),
+
+		rawCaptureID: []byte(o.RawCaptureID),
 	}
 	p.pool.New = func() any {
 		return &batch{
@@ -109,6 +119,8 @@ func (p *Pipeline) Deliver(frames []tcpstack.Frame) {
 		switch f.Kind {
 		case tcpstack.FrameHEP3:
 			p.handleHEP(b, f.Data, &src)
+		case tcpstack.FrameSIP:
+			p.handleRawSIP(b, f.Data, &src)
 		default:
 			p.stats.unsupported.Add(1)
 			p.rl.Log(slog.LevelWarn, "frame-kind", "frame kind not handled by this build; dropped",
@@ -179,6 +191,30 @@ func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) {
 	default:
 		p.correlatedRecord(b, payload, created, src)
 	}
+}
+
+// handleRawSIP stores a SIP message that was sent to hepd itself (a proxy or
+// SBC mirroring its SIP, SIPp pointed at hepd): its addresses are the
+// connection's or datagram's — the PROXY-protocol source where one was given
+// — and its capture time is the receive time. It reports whether the message
+// was stored, so the TCP stack can apply tcp_script_mode.
+func (p *Pipeline) handleRawSIP(b *batch, data []byte, src *Source) bool {
+	p.stats.rawSIP.Add(1)
+	payload, arena := cleanText(data, b.arena)
+	b.arena = arena
+	pkt := &b.pkt
+	*pkt = hep.Packet{
+		Version: 3, ProtoType: 1, NodeName: p.rawCaptureID,
+		SrcIP: src.Remote.Addr().Unmap(), SrcPort: src.Remote.Port(),
+		DstIP: src.Local.Addr().Unmap(), DstPort: src.Local.Port(),
+		Protocol: 6,
+	}
+	if src.Transport == UDP {
+		pkt.Protocol = 17
+	}
+	n := len(b.recs)
+	p.sipRecord(b, payload, src.RecvTime.UTC(), src)
+	return len(b.recs) > n
 }
 
 // captureID returns the Homer captureId value: the node name if sent, else
@@ -429,7 +465,7 @@ func (p *Pipeline) isupRecord(b *batch, payload []byte, created time.Time, src *
 // counters are the pipeline's totals; the hot path only does atomic adds.
 type counters struct {
 	received, records, keepAlives, noPayload, filtered, sipInvalid, noCorrelation,
-	badPayload, timeFixed, unsupported, outputErrors atomic.Uint64
+	badPayload, timeFixed, unsupported, outputErrors, rawSIP atomic.Uint64
 	malformedBy sync.Map // reason string → *atomic.Uint64
 }
 
@@ -445,6 +481,7 @@ func (c *counters) malformed(err error) {
 // Stats is a snapshot of the pipeline's counters.
 type Stats struct {
 	Received      uint64            // HEP packets and frames seen
+	RawSIP        uint64            // raw SIP messages seen (not inside HEP)
 	Records       uint64            // records handed to the output
 	KeepAlives    uint64            // HEP keep-alive packets (dropped silently)
 	Malformed     map[string]uint64 // undecodable HEP, by reason
@@ -462,7 +499,7 @@ type Stats struct {
 func (p *Pipeline) Stats() Stats {
 	c := &p.stats
 	s := Stats{
-		Received: c.received.Load(), Records: c.records.Load(), KeepAlives: c.keepAlives.Load(),
+		Received: c.received.Load(), RawSIP: c.rawSIP.Load(), Records: c.records.Load(), KeepAlives: c.keepAlives.Load(),
 		NoPayload: c.noPayload.Load(), Filtered: c.filtered.Load(), SIPInvalid: c.sipInvalid.Load(),
 		NoCorrelation: c.noCorrelation.Load(), BadPayload: c.badPayload.Load(),
 		TimeFixed: c.timeFixed.Load(), Unsupported: c.unsupported.Load(),

@@ -409,3 +409,23 @@ func BenchmarkCall(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(frames)), "ns/msg")
 }
+
+// TestRawSIPFrame: a SIP message framed by the TCP stack is stored with the
+// connection's addresses (the PROXY source as Remote), over TCP, at the
+// receive time; an invalid one is counted.
+func TestRawSIPFrame(t *testing.T) {
+	p, out := newTestPipeline(t, Options{RawCaptureID: "edge-7"})
+	recv := time.Unix(1700000000, 250000000)
+	p.Deliver([]tcpstack.Frame{
+		{Kind: tcpstack.FrameSIP, Data: []byte(sipMsg("REGISTER", "REGISTER")), RecvTime: recv,
+			Local: netip.MustParseAddrPort("[2001:db8::1]:5060"), Remote: netip.MustParseAddrPort("[2001:db8::9]:40000")},
+		{Kind: tcpstack.FrameSIP, Data: []byte("NOT SIP AT ALL, NOT SIP AT ALL, NOT SIP\r\n\r\n"), RecvTime: recv},
+	})
+	if len(out.recs) != 1 || p.Stats().SIPInvalid != 1 || p.Stats().RawSIP != 2 {
+		t.Fatalf("%d records, stats %+v", len(out.recs), p.Stats())
+	}
+	want := `{"protocolFamily":10,"protocol":6,"srcIp":"2001:db8::9","dstIp":"2001:db8::1","srcPort":40000,"dstPort":5060,"timeSeconds":1700000000,"timeUseconds":250000,"payloadType":1,"captureId":"edge-7","correlation_id":"c-REGISTER"}`
+	if r := out.recs[0]; r.Table != TableSIPRegistration || string(r.ProtocolHeader) != want || !r.CreateDate.Equal(recv) {
+		t.Fatalf("%s %s %v\nwant %s", r.Table, r.ProtocolHeader, r.CreateDate, want)
+	}
+}

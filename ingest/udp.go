@@ -27,8 +27,10 @@ type UDPOptions struct {
 	Drain time.Duration
 }
 
-// UDPSource reads HEP datagrams from one UDP socket in batches (recvmmsg)
-// and feeds them to a Pipeline: one datagram, one packet.
+// UDPSource reads datagrams from one UDP socket in batches (recvmmsg) and
+// feeds them to a Pipeline: one datagram, one packet. A datagram that is not
+// HEP (HEP3, EEP1, legacy v1/v2) is taken as raw SIP, so SIP mirrored to the
+// HEP port is captured too.
 type UDPSource struct {
 	p     *Pipeline
 	conn  *net.UDPConn
@@ -130,7 +132,15 @@ func (u *UDPSource) handle(msgs []ipv4.Message) {
 		if a, ok := m.Addr.(*net.UDPAddr); ok {
 			src.Remote = a.AddrPort()
 		}
-		u.p.handleHEP(b, m.Buffers[0][:m.N], &src)
+		data := m.Buffers[0][:m.N]
+		switch {
+		case isHEP(data):
+			u.p.handleHEP(b, data, &src)
+		case isKeepAlive(data):
+			u.p.stats.keepAlives.Add(1) // SIP's CRLF keep-alive (RFC 5626 §4.4.1 over UDP)
+		default:
+			u.p.handleRawSIP(b, data, &src)
+		}
 	}
 	u.p.flush(b)
 }
@@ -170,4 +180,26 @@ func setReadBuffer(conn *net.UDPConn, n int) error {
 		return fmt.Errorf("the kernel capped the UDP receive buffer at %d bytes instead of %d: raise net.core.rmem_max (sysctl -w net.core.rmem_max=%d) or run hepd with CAP_NET_ADMIN", got/2, n, n)
 	}
 	return nil
+}
+
+// isHEP tells HEP from SIP by the first bytes: HEP3/EEP1 magic or the
+// legacy version byte (no SIP message starts with a control byte).
+func isHEP(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	if b[0] == 1 || b[0] == 2 {
+		return true
+	}
+	return len(b) >= 4 && (string(b[:4]) == "HEP3" || string(b[:4]) == "EEP1")
+}
+
+// isKeepAlive reports a datagram of nothing but CR, LF and spaces.
+func isKeepAlive(b []byte) bool {
+	for _, c := range b {
+		if c != '\r' && c != '\n' && c != ' ' && c != 0 {
+			return false
+		}
+	}
+	return true
 }

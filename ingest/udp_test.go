@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -77,8 +78,8 @@ func TestUDPSource(t *testing.T) {
 		!strings.Contains(string(last.ProtocolHeader), `"captureId":"2001"`) {
 		t.Errorf("legacy v2 record: %s %s", last.Table, last.ProtocolHeader)
 	}
-	if src.Datagrams() != uint64(len(files)+2) || sumMap(p.Stats().Malformed) != 1 {
-		t.Errorf("datagrams %d, malformed %v", src.Datagrams(), p.Stats().Malformed)
+	if st := p.Stats(); src.Datagrams() != uint64(len(files)+2) || st.SIPInvalid != 1 {
+		t.Errorf("datagrams %d, stats %+v: want the non-HEP garbage counted as invalid SIP", src.Datagrams(), st)
 	}
 }
 
@@ -105,3 +106,37 @@ func TestUDPReadBuffer(t *testing.T) {
 		t.Fatalf("SO_RCVBUF is %d, want %d (Linux reports double)", got, 2*want)
 	}
 }
+
+// TestUDPRawSIP: a SIP datagram is stored with the datagram's addresses;
+// CRLF keep-alives are ignored.
+func TestUDPRawSIP(t *testing.T) {
+	p, out := udpPipeline(t)
+	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), UDPOptions{}, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("\r\n\r\n"))
+	c.Write([]byte(sipMsg("INVITE", "INVITE")))
+	c.Write([]byte("\r\n"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	src.Run(ctx)
+	if len(out.recs) != 1 || p.Stats().KeepAlives != 2 {
+		t.Fatalf("%d records, stats %+v; want 1 record and 2 keep-alives", len(out.recs), p.Stats())
+	}
+	local := c.LocalAddr().(*net.UDPAddr)
+	r := out.recs[0]
+	want := `{"protocolFamily":2,"protocol":17,"srcIp":"127.0.0.1","dstIp":"127.0.0.1","srcPort":` + itoa(local.Port) +
+		`,"dstPort":` + itoa(int(src.Addr().Port()))
+	if r.Table != TableSIPCall || !strings.HasPrefix(string(r.ProtocolHeader), want) ||
+		!strings.Contains(string(r.ProtocolHeader), `"payloadType":1,"captureId":"hepd","correlation_id":"c-INVITE"}`) {
+		t.Fatalf("%s %s", r.Table, r.ProtocolHeader)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

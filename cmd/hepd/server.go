@@ -35,6 +35,9 @@ func environMap(kv []string) map[string]string {
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, environ map[string]string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ctl" {
+		return runCtl(args[1:], environ, os.Stdout, stderr)
+	}
 	cfg, err := loadConfig(args, environ, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
