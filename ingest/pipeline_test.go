@@ -2,8 +2,8 @@ package ingest
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
+	"github.com/hepd/hepd/internal/testvec"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -43,51 +43,6 @@ func newTestPipeline(t testing.TB, o Options) (*Pipeline, *capture) {
 	return p, out
 }
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// The three packets of hep3.md §11, byte for byte.
-const (
-	vector1 = `484550330170000000010007020000000200071100000003000ac000020a0000
-0004000ac633641400000007000813c400000008000813c400000009000a6553
-f1000000000a000a0001e2400000000b0007010000000c000a000007d1000000
-0f0113494e56495445207369703a626f62406578616d706c652e636f6d205349
-502f322e300d0a5669613a205349502f322e302f554450203139322e302e322e
-31303a353036303b6272616e63683d7a39684734624b3737366173646864730d
-0a46726f6d3a203c7369703a616c696365406578616d706c652e636f6d3e3b74
-61673d313932383330313737340d0a546f3a203c7369703a626f62406578616d
-706c652e636f6d3e0d0a43616c6c2d49443a2061383462346337366536363731
-30403139322e302e322e31300d0a435365713a2033313431353920494e564954
-450d0a557365722d4167656e743a205465737455412f312e300d0a436f6e7465
-6e742d4c656e6774683a20300d0a0d0a`
-	vector2 = `4845503301bd0000000100070a0000000200070600000005001620010db80000
-0000000000000000002000000006001620010db8000000000000000000000010
-00000007000813c40000000800089d7800000009000a6553f1000000000a000a
-0001e6280000000b0007010000000c000a000007d20000000e000b6d79486570
-00000011000f616c656769642d3737000000120008006400000013000c656467
-652d31000201010008beef000000170007180000000f010b5349502f322e3020
-323030204f4b0d0a5669613a205349502f322e302f544350205b323030313a64
-62383a3a31305d3a353036303b6272616e63683d7a39684734624b6e61736864
-73370d0a46726f6d3a203c7369703a6361726f6c406578616d706c652e6f7267
-3e3b7461673d6137336b737a6c666c0d0a546f3a203c7369703a6361726f6c40
-6578616d706c652e6f72673e3b7461673d3337476b4568776c360d0a43616c6c
-2d49443a20316a3946704c786b337578746d38746e40323030313a6462383a3a
-31300d0a435365713a20313832362052454749535445520d0a45787069726573
-3a20333630300d0a436f6e74656e742d4c656e6774683a20300d0a0d0a`
-	vector3 = `4845503300b0000000010007020000000200071100000003000ac000020a0000
-0004000ac63364140000000700084e21000000080008753100000009000a6553
-f1050000000a000a000000000000000b0007050000000c000a000007d1000000
-11001f6138346234633736653636373130403139322e302e322e31300000000f
-00347b2274797065223a3230302c2273737263223a3330353431393839362c22
-7265706f72745f636f756e74223a307d`
-)
-
 func deliverOne(p *Pipeline, data []byte, recv time.Time) {
 	p.Deliver([]tcpstack.Frame{{Kind: tcpstack.FrameHEP3, Data: data, RecvTime: recv}})
 }
@@ -102,24 +57,24 @@ func TestSpecVectors(t *testing.T) {
 		ph, dh                   string
 	}{
 		{
-			"vector 1 INVITE", vector1, TableSIPCall, "a84b4c76e66710@192.0.2.10", time.Unix(1700000000, 123456000),
+			"vector 1 INVITE", testvec.Vector1, TableSIPCall, "a84b4c76e66710@192.0.2.10", time.Unix(1700000000, 123456000),
 			`{"protocolFamily":2,"protocol":17,"srcIp":"192.0.2.10","dstIp":"198.51.100.20","srcPort":5060,"dstPort":5060,"timeSeconds":1700000000,"timeUseconds":123456,"payloadType":1,"captureId":"2001","correlation_id":"a84b4c76e66710@192.0.2.10"}`,
 			`{"ruri_user":"bob","ruri_domain":"example.com","from_user":"alice","from_tag":"1928301774","to_user":"bob","to_tag":"","callid":"a84b4c76e66710@192.0.2.10","cseq":"314159 INVITE","method":"INVITE","user_agent":"TestUA/1.0"}`,
 		},
 		{
-			"vector 2 REGISTER reply over IPv6", vector2, TableSIPRegistration, "1j9FpLxk3uxtm8tn@2001:db8::10", time.Unix(1700000000, 124456000),
+			"vector 2 REGISTER reply over IPv6", testvec.Vector2, TableSIPRegistration, "1j9FpLxk3uxtm8tn@2001:db8::10", time.Unix(1700000000, 124456000),
 			`{"protocolFamily":10,"protocol":6,"srcIp":"2001:db8::20","dstIp":"2001:db8::10","srcPort":5060,"dstPort":40312,"timeSeconds":1700000000,"timeUseconds":124456,"payloadType":1,"captureId":"edge-1","capturePass":"myHep","correlation_id":"alegid-77"}`,
 			`{"ruri_user":"","ruri_domain":"","from_user":"carol","from_tag":"a73kszlfl","to_user":"carol","to_tag":"37GkEhwl6","callid":"1j9FpLxk3uxtm8tn@2001:db8::10","cseq":"1826 REGISTER","method":"200","user_agent":""}`,
 		},
 		{
-			"vector 3 RTCP", vector3, TableRTCP, "a84b4c76e66710@192.0.2.10", time.Unix(1700000005, 0),
+			"vector 3 RTCP", testvec.Vector3, TableRTCP, "a84b4c76e66710@192.0.2.10", time.Unix(1700000005, 0),
 			`{"protocolFamily":2,"protocol":17,"srcIp":"192.0.2.10","dstIp":"198.51.100.20","srcPort":20001,"dstPort":30001,"timeSeconds":1700000005,"timeUseconds":0,"payloadType":5,"captureId":"2001","correlation_id":"a84b4c76e66710@192.0.2.10"}`,
 			`{"node":"2001","proto":"rtcp"}`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, out := newTestPipeline(t, Options{})
-			deliverOne(p, unhex(t, tc.packet), recv)
+			deliverOne(p, testvec.Bytes(tc.packet), recv)
 			if len(out.recs) != 1 {
 				t.Fatalf("%d records, want 1 (stats %+v)", len(out.recs), p.Stats())
 			}

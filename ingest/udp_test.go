@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"github.com/hepd/hepd/internal/testvec"
 	"io"
 	"log/slog"
 	"net"
@@ -39,7 +40,7 @@ func udpPipeline(t *testing.T) (*Pipeline, *syncCapture) {
 
 // legacyV2 is the HEPv2 example of hep3.md §7 followed by a SIP payload.
 func legacyV2(t *testing.T) []byte {
-	head := unhex(t, "02100211 13c413c4 c000020a c6336414 00f15365 40e20100 d1070000")
+	head := testvec.Bytes(testvec.LegacyV2Header)
 	return append(head, sipMsg("OPTIONS", "OPTIONS")...)
 }
 

@@ -32,9 +32,9 @@ func TestEndToEnd(t *testing.T) {
 	kamTCP := readFrames(t, "kamailio-hep3-frames")
 	kamUDP := readFrames(t, "kamailio-hep3-udp-datagrams")
 	sngrep := readFrames(t, "sngrep-hep3-udp-datagrams")
-	sendTCP(t, h.hep, kamTCP)
-	sendUDP(t, h.hep, kamUDP)
-	sendUDP(t, h.hep, sngrep)
+	send(t, "tcp", h.hep, kamTCP)
+	send(t, "udp", h.hep, kamUDP)
+	send(t, "udp", h.hep, sngrep)
 
 	if code := h.stop(t); code != 0 {
 		t.Fatalf("hepd exit code %d after SIGTERM", code)
@@ -256,7 +256,7 @@ func TestOwnPostgres(t *testing.T) {
 	if m == nil || !strings.Contains(h.log.String(), dataDir) {
 		t.Fatalf("hepd did not log the data folder and DSN:\n%s", h.log.String())
 	}
-	sendTCP(t, h.hep, readFrames(t, "kamailio-hep3-frames"))
+	send(t, "tcp", h.hep, readFrames(t, "kamailio-hep3-frames"))
 	if code := h.stop(t); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}

@@ -245,23 +245,10 @@ func readFrames(t *testing.T, dir string) [][]byte {
 	return frames
 }
 
-func sendTCP(t *testing.T, addr netip.AddrPort, frames [][]byte) {
+// send writes frames over one connection: a TCP stream or one datagram each.
+func send(t *testing.T, network string, addr netip.AddrPort, frames [][]byte) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for _, f := range frames {
-		if _, err := c.Write(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func sendUDP(t *testing.T, addr netip.AddrPort, frames [][]byte) {
-	t.Helper()
-	c, err := net.Dial("udp", addr.String())
+	c, err := net.Dial(network, addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
