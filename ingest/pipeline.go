@@ -110,24 +110,36 @@ func (p *Pipeline) put(b *batch) {
 }
 
 // Deliver implements tcpstack.Sink.
-func (p *Pipeline) Deliver(frames []tcpstack.Frame) {
+func (p *Pipeline) Deliver(frames []tcpstack.Frame) { p.DeliverChecked(frames, nil) }
+
+// DeliverChecked implements tcpstack.CheckedSink: it reports the frames that
+// could not be processed (undecodable HEP, SIP without start line, Call-ID
+// or CSeq, an undecodable payload), to which the stack applies
+// tcp_script_mode. Messages dropped by design (keep-alives, payload type 0,
+// reports without correlation id) are not failures.
+func (p *Pipeline) DeliverChecked(frames []tcpstack.Frame, failed []int) []int {
 	b := p.get()
 	defer p.put(b)
 	for i := range frames {
 		f := &frames[i]
 		src := Source{Transport: TCP, Local: f.Local, Remote: f.Remote, RecvTime: f.RecvTime}
+		ok := true
 		switch f.Kind {
 		case tcpstack.FrameHEP3:
-			p.handleHEP(b, f.Data, &src)
+			ok = p.handleHEP(b, f.Data, &src)
 		case tcpstack.FrameSIP:
-			p.handleRawSIP(b, f.Data, &src)
+			ok = p.handleRawSIP(b, f.Data, &src)
 		default:
 			p.stats.unsupported.Add(1)
 			p.rl.Log(slog.LevelWarn, "frame-kind", "frame kind not handled by this build; dropped",
 				"kind", f.Kind, "remote", src.Remote)
 		}
+		if !ok {
+			failed = append(failed, i)
+		}
 	}
 	p.flush(b)
+	return failed
 }
 
 // flush hands the batch's records to the output.
@@ -145,19 +157,19 @@ func (p *Pipeline) flush(b *batch) {
 }
 
 // handleHEP decodes one HEP packet and appends its record to b, or counts why
-// there is none.
-func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) {
+// there is none. It reports false when the packet could not be processed.
+func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) bool {
 	p.stats.received.Add(1)
 	pkt := &b.pkt
 	if err := hep.Decode(data, pkt); err != nil {
 		if errors.Is(err, hep.ErrKeepAlive) {
 			p.stats.keepAlives.Add(1)
-			return
+			return true
 		}
 		p.stats.malformed(err)
 		p.rl.Log(slog.LevelWarn, "hep:"+err.Error(), "malformed HEP packet dropped",
 			"err", err, "transport", src.Transport, "remote", src.Remote, "bytes", len(data))
-		return
+		return false
 	}
 	payload := pkt.Payload
 	if pkt.Compressed {
@@ -166,7 +178,7 @@ func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) {
 			p.stats.badPayload.Add(1)
 			p.rl.Log(slog.LevelWarn, "inflate", "compressed HEP payload could not be inflated",
 				"err", err, "remote", src.Remote)
-			return
+			return false
 		}
 		b.inflate = out
 		payload = out
@@ -174,7 +186,7 @@ func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) {
 	payload, b.arena = cleanText(payload, b.arena)
 	if len(payload) == 0 {
 		p.stats.noPayload.Add(1)
-		return
+		return true
 	}
 	created, fix := hep.CaptureTime(pkt, src.RecvTime)
 	if fix != hep.TimeOK {
@@ -184,12 +196,14 @@ func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) {
 	switch pt := pkt.ProtoType; {
 	case pt == 0:
 		p.stats.filtered.Add(1)
+		return true
 	case pt == 1:
-		p.sipRecord(b, payload, created, src)
+		return p.sipRecord(b, payload, created, src)
 	case pt == 54:
-		p.isupRecord(b, payload, created, src)
+		return p.isupRecord(b, payload, created, src)
 	default:
 		p.correlatedRecord(b, payload, created, src)
+		return true
 	}
 }
 
@@ -212,9 +226,7 @@ func (p *Pipeline) handleRawSIP(b *batch, data []byte, src *Source) bool {
 	if src.Transport == UDP {
 		pkt.Protocol = 17
 	}
-	n := len(b.recs)
-	p.sipRecord(b, payload, src.RecvTime.UTC(), src)
-	return len(b.recs) > n
+	return p.sipRecord(b, payload, src.RecvTime.UTC(), src)
 }
 
 // captureID returns the Homer captureId value: the node name if sent, else
@@ -275,14 +287,15 @@ func appendProtocolHeader(dst []byte, pkt *hep.Packet, created time.Time, capID,
 	return append(dst, '}')
 }
 
-// sipRecord routes a SIP message by its CSeq method (homer-schema.md §4).
-func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *Source) {
+// sipRecord routes a SIP message by its CSeq method (homer-schema.md §4); it
+// reports false for a message that does not parse.
+func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *Source) bool {
 	msg := &b.msg
 	if err := p.parser.Parse(payload, msg); err != nil {
 		p.stats.sipInvalid.Add(1)
 		p.rl.Log(slog.LevelWarn, "sip:"+err.Error(), "SIP payload not stored",
 			"err", err, "transport", src.Transport, "remote", src.Remote)
-		return
+		return false
 	}
 	var table string
 	switch sip.Profile(msg.CSeqMethod) {
@@ -329,6 +342,7 @@ func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *S
 		Table: table, SID: msg.CallID, CreateDate: created,
 		ProtocolHeader: ph, DataHeader: dh, Raw: payload,
 	})
+	return true
 }
 
 // protoLabel is the data_header "proto" value heplify-server writes.
@@ -408,13 +422,13 @@ type isupMessage struct {
 
 // isupRecord stores an M3UA/ISUP JSON report with its Homer data_header;
 // sid is "<low pc>:<high pc>:<cic>". ISUP is rare, so encoding/json is fine.
-func (p *Pipeline) isupRecord(b *batch, payload []byte, created time.Time, src *Source) {
+func (p *Pipeline) isupRecord(b *batch, payload []byte, created time.Time, src *Source) bool {
 	var m isupMessage
 	if err := json.Unmarshal(payload, &m); err != nil {
 		p.stats.badPayload.Add(1)
 		p.rl.Log(slog.LevelWarn, "isup", "ISUP payload is not valid JSON; not stored",
 			"err", err, "remote", src.Remote)
-		return
+		return false
 	}
 	pkt := &b.pkt
 	lo, hi := m.OPC, m.DPC
@@ -460,6 +474,7 @@ func (p *Pipeline) isupRecord(b *batch, payload []byte, created time.Time, src *
 		Table: TableISUP, SID: sid, CreateDate: created,
 		ProtocolHeader: ph, DataHeader: b.arena[dhStart:], Raw: payload,
 	})
+	return true
 }
 
 // counters are the pipeline's totals; the hot path only does atomic adds.

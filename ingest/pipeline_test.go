@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +383,24 @@ func TestRawSIPFrame(t *testing.T) {
 	want := `{"protocolFamily":10,"protocol":6,"srcIp":"2001:db8::9","dstIp":"2001:db8::1","srcPort":40000,"dstPort":5060,"timeSeconds":1700000000,"timeUseconds":250000,"payloadType":1,"captureId":"edge-7","correlation_id":"c-REGISTER"}`
 	if r := out.recs[0]; r.Table != TableSIPRegistration || string(r.ProtocolHeader) != want || !r.CreateDate.Equal(recv) {
 		t.Fatalf("%s %s %v\nwant %s", r.Table, r.ProtocolHeader, r.CreateDate, want)
+	}
+}
+
+// TestDeliverCheckedReportsFailures: undecodable HEP and unparsable SIP are
+// failures (tcp_script_mode acts on them); drops by design are not.
+func TestDeliverCheckedReportsFailures(t *testing.T) {
+	p, out := newTestPipeline(t, Options{})
+	now := time.Now()
+	frames := []tcpstack.Frame{
+		{Kind: tcpstack.FrameHEP3, Data: packet(1, "", sipMsg("INVITE", "INVITE")), RecvTime: now},
+		{Kind: tcpstack.FrameHEP3, Data: []byte("HEP3\x00\x07X"), RecvTime: now},
+		{Kind: tcpstack.FrameSIP, Data: []byte(strings.Replace(sipMsg("BYE", "BYE"), "Call-ID: c-BYE\r\n", "", 1)), RecvTime: now},
+		{Kind: tcpstack.FrameHEP3, Data: packet(0, "x", "type 0 is filtered by design"), RecvTime: now},
+		{Kind: tcpstack.FrameHEP3, Data: packet(5, "", `{"no":"correlation"}`), RecvTime: now},
+		{Kind: tcpstack.FrameSIP, Data: []byte(sipMsg("OPTIONS", "OPTIONS")), RecvTime: now},
+	}
+	failed := p.DeliverChecked(frames, nil)
+	if !slices.Equal(failed, []int{1, 2}) || len(out.recs) != 2 {
+		t.Fatalf("failed %v with %d records; want [1 2] and 2", failed, len(out.recs))
 	}
 }

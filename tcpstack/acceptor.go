@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,9 +22,12 @@ type listener struct {
 const listenBacklog = 1024
 
 // listen opens a listener with Kamailio's options: SO_REUSEADDR (failure is
-// fatal, as in Kamailio), TCP_NODELAY (inherited by accepted sockets) and a
-// backlog of 1024, which Go's net.Listen would size from somaxconn instead.
-func listen(ap netip.AddrPort) (listener, error) {
+// fatal, as in Kamailio), TCP_NODELAY (inherited by accepted sockets),
+// SO_REUSEPORT (tcp_reuse_port, before bind), TCP_DEFER_ACCEPT
+// (tcp_defer_accept) and a backlog of 1024, which Go's net.Listen would size
+// from somaxconn instead. The runtime-dependent options follow in
+// Stack.setListenerOpts.
+func listen(ap netip.AddrPort, cfg *Config) (listener, error) {
 	family := unix.AF_INET6
 	if ap.Addr().Is4() {
 		family = unix.AF_INET
@@ -41,6 +45,16 @@ func listen(ap netip.AddrPort) (listener, error) {
 	}
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
 		return fail("TCP_NODELAY", err)
+	}
+	if cfg.ReusePort {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return fail("tcp_reuse_port: SO_REUSEPORT", err)
+		}
+	}
+	if cfg.DeferAccept > 0 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, cfg.DeferAccept); err != nil {
+			return fail("tcp_defer_accept: TCP_DEFER_ACCEPT", err)
+		}
 	}
 	if err := unix.Bind(fd, sockaddr(ap)); err != nil {
 		return fail("bind", err)
@@ -86,11 +100,8 @@ type acceptor struct {
 	p      poller
 	wakeFD int
 	events []event
-	nextID uint64 // last connection id given out; owned by the acceptor goroutine
-	rr     int    // where the search for the least busy worker starts
 	done   chan struct{}
 
-	rejected     atomic.Uint64
 	acceptErrors atomic.Uint64
 }
 
@@ -145,10 +156,13 @@ func (a *acceptor) run() {
 }
 
 func (a *acceptor) stop() {
+	a.s.lmu.Lock()
 	for _, l := range a.s.listeners {
 		a.p.remove(l.fd)
 		unix.Close(l.fd)
 	}
+	a.s.lclosed = true
+	a.s.lmu.Unlock()
 	a.closeFDs()
 }
 
@@ -170,52 +184,99 @@ func (a *acceptor) accept(lfd int) {
 			return
 		}
 		remote := addrPort(sa)
-		if open := s.open.Load(); open >= int64(s.cfg.MaxConnections) {
+		// The runtime snapshot is read per connection so that a change
+		// applies exactly to connections accepted after it.
+		rt := s.rt.Load()
+		if open := s.open.Load(); open >= int64(rt.MaxConnections) {
 			// Kamailio accepts and closes rather than leaving peers hanging in
 			// the backlog (spec §1.23, §11.17).
-			a.rejected.Add(1) // before the close, which the peer can observe
+			s.rejMax.Add(1) // before the close, which the peer can observe
 			unix.Close(fd)
 			s.rlog.Log(slog.LevelError, "tcp_max_connections", "tcp_max_connections reached: connection closed",
-				"open", open, "tcp_max_connections", s.cfg.MaxConnections, "remote", remote)
+				"open", open, "tcp_max_connections", rt.MaxConnections, "remote", remote)
 			continue
 		}
 		var local netip.AddrPort
 		if lsa, err := unix.Getsockname(fd); err == nil {
 			local = addrPort(lsa)
 		}
-		// The runtime snapshot is read per connection so that a change
-		// applies exactly to connections accepted after it.
-		rt := s.rt.Load()
-		a.nextID++
-		c := &conn{
-			fd:       fd,
-			id:       a.nextID,
-			local:    local,
-			remote:   remote,
-			fr:       framer{limit: rt.RdBufSize},
-			lifetime: rt.ConnectionLifetime,
-			hidx:     -1,
+		c := s.newConn(fd, local, remote, false, rt)
+		if s.cfg.AcceptHAProxy {
+			c.proxyWait = true
+			c.proxyDead = c.created.Add(proxyWait(rt.WaitData))
 		}
-		w := a.pick()
+		if !s.tbl.insert(c.e, s.cfg.AcceptUnique) {
+			s.rejUnique.Add(1)
+			unix.Close(fd)
+			s.rlog.Log(slog.LevelError, "tcp_accept_unique", "tcp_accept_unique: duplicate connection closed",
+				"remote", remote, "local", local)
+			continue
+		}
 		s.open.Add(1)
-		w.nconns.Add(1)
-		w.send(cmd{op: opAdd, c: c})
+		s.hand(c)
 	}
 }
 
 // pick returns the worker with the fewest connections; ties go round-robin.
-func (a *acceptor) pick() *worker {
-	ws := a.s.workers
-	best := ws[a.rr%len(ws)]
+func (s *Stack) pick() *worker {
+	ws := s.workers
+	rr := int(s.rr.Add(1) % uint64(len(ws)))
+	best := ws[rr]
 	bestN := best.nconns.Load()
 	for i := 1; i < len(ws) && bestN > 0; i++ {
-		w := ws[(a.rr+i)%len(ws)]
+		w := ws[(rr+i)%len(ws)]
 		if n := w.nconns.Load(); n < bestN {
 			best, bestN = w, n
 		}
 	}
-	a.rr = (a.rr + 1) % len(ws)
 	return best
 }
 
+// newConn makes the conn and entry of a new socket.
+func (s *Stack) newConn(fd int, local, remote netip.AddrPort, outbound bool, rt *Runtime) *conn {
+	now := time.Now()
+	c := &conn{
+		fd:       fd,
+		id:       s.nextID.Add(1),
+		outbound: outbound,
+		local:    local,
+		remote:   remote,
+		peer:     remote,
+		fr:       framer{limit: rt.RdBufSize - 1},
+		lifetime: rt.ConnectionLifetime,
+		created:  now,
+		hidx:     -1,
+	}
+	// The worker is chosen now: once listed, the entry may be written to.
+	c.e = &entry{id: c.id, c: c, w: s.pick(), outbound: outbound, peer: remote, created: now, local: local, remote: remote, fd: fd}
+	return c
+}
+
+// hand gives a listed connection to a worker.
+func (s *Stack) hand(c *conn) bool {
+	w := c.e.w
+	w.nconns.Add(1)
+	if !w.send(cmd{op: opAdd, c: c}) {
+		w.nconns.Add(-1)
+		s.tbl.remove(c.e)
+		unix.Close(c.fd)
+		s.open.Add(-1)
+		return false
+	}
+	return true
+}
+
 func closeFD(fd int) { unix.Close(fd) }
+
+// proxyWait is how long a PROXY header may take: tcp_wait_data plus one of
+// Kamailio's polling steps, which it always sleeps at least once (spec
+// §1.32), so 0 still waits 50 ms.
+func proxyWait(d time.Duration) time.Duration {
+	switch {
+	case d < time.Second:
+		return d + 50*time.Millisecond
+	case d > 10*time.Second:
+		return d + 100*time.Millisecond
+	}
+	return d + d/100
+}

@@ -3,8 +3,10 @@ package tcpstack
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -110,6 +112,90 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 			if allocs > 0 {
 				t.Fatalf("%v allocations per 65-frame stream", allocs)
 			}
+		})
+	}
+}
+
+// BenchmarkAccept measures the accept path per poll method: one op is a
+// connect, a CRLFCRLF ping answered by the stack, and a close, from 8
+// client goroutines.
+func BenchmarkAccept(b *testing.B) {
+	for _, m := range methods {
+		b.Run(m, func(b *testing.B) {
+			cfg := testConfig(m)
+			cfg.Children = 2
+			s, err := New(cfg, &countSink{target: -1}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Start()
+			defer s.Shutdown(context.Background())
+			addr := s.Addrs()[0].String()
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var pong [2]byte
+				for pb.Next() {
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					c.Write([]byte("\r\n\r\n"))
+					if _, err := io.ReadFull(c, pong[:]); err != nil {
+						b.Error(err)
+					}
+					c.Close()
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
+		})
+	}
+}
+
+// BenchmarkStackSIPFrames is BenchmarkStackFrames for raw SIP over TCP:
+// messages framed by Content-Length.
+func BenchmarkStackSIPFrames(b *testing.B) {
+	msg := []byte("INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bK776asdhds\r\n" +
+		"Max-Forwards: 70\r\nTo: Bob <sip:bob@example.com>\r\nFrom: Alice <sip:alice@example.com>;tag=1928301774\r\n" +
+		"Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314159 INVITE\r\nContact: <sip:alice@10.0.0.1>\r\n" +
+		"Content-Type: application/sdp\r\nContent-Length: 142\r\n\r\n" + strings.Repeat("v", 142))
+	const conns, perWrite = 4, 256
+	chunk := bytes.Repeat(msg, perWrite)
+	for _, m := range methods {
+		b.Run(m, func(b *testing.B) {
+			writes := (b.N + conns*perWrite - 1) / (conns * perWrite)
+			sink := &countSink{target: int64(writes * conns * perWrite), done: make(chan struct{})}
+			s, err := New(testConfig(m), sink, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Start()
+			defer s.Shutdown(context.Background())
+			cs := make([]net.Conn, conns)
+			for i := range cs {
+				c, err := net.Dial("tcp", s.Addrs()[0].String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				cs[i] = c
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg)))
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for _, c := range cs {
+				wg.Go(func() {
+					for range writes {
+						c.Write(chunk)
+					}
+				})
+			}
+			<-sink.done
+			b.StopTimer()
+			wg.Wait()
+			b.ReportMetric(float64(sink.n.Load())/b.Elapsed().Seconds(), "frames/s")
 		})
 	}
 }

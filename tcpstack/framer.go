@@ -1,173 +1,165 @@
 package tcpstack
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/bits"
+
+	"github.com/hepd/hepd/tcpstack/sipframe"
 )
 
-const hep3HeaderLen = 6 // "HEP3" + 16-bit big-endian total length
-
-// FrameErrorKind says why a stream was found not to carry valid frames.
+// FrameErrorKind says why a stream was found not to carry valid messages.
 type FrameErrorKind uint8
 
 const (
-	// ErrBadMagic: the bytes at a message boundary are not "HEP3".
-	ErrBadMagic FrameErrorKind = iota
-	// ErrLengthTooShort: a HEP3 total length below the 6-byte header.
-	ErrLengthTooShort
-	// ErrLengthTooLong: a HEP3 total length above the connection's
-	// tcp_rd_buf_size.
-	ErrLengthTooLong
-	// ErrTruncated: the connection ended inside a frame.
+	// ErrTooLarge: a message (SIP, or HEP3 length) above the limit
+	// tcp_rd_buf_size−1.
+	ErrTooLarge FrameErrorKind = iota
+	// ErrNoContentLength: SIP headers ended without a usable Content-Length
+	// and tcp_accept_no_cl is off.
+	ErrNoContentLength
+	// ErrBadContentLength: a Content-Length value overflowed.
+	ErrBadContentLength
+	// ErrBadHEP3Length: a HEP3 total length below the 6-byte header.
+	ErrBadHEP3Length
+	// ErrTruncated: the connection ended inside a message.
 	ErrTruncated
-	numFrameErrorKinds
 )
 
 func (k FrameErrorKind) String() string {
 	switch k {
-	case ErrBadMagic:
-		return "bad magic"
-	case ErrLengthTooShort:
-		return "length < 6"
-	case ErrLengthTooLong:
-		return "length > limit"
+	case ErrTooLarge:
+		return "message too large"
+	case ErrNoContentLength:
+		return "no content-length"
+	case ErrBadContentLength:
+		return "bad content-length"
+	case ErrBadHEP3Length:
+		return "HEP3 length < 6"
 	case ErrTruncated:
-		return "truncated frame"
+		return "truncated message"
 	}
 	return fmt.Sprintf("FrameErrorKind(%d)", uint8(k))
 }
 
-// FrameError is a framing failure; the connection it happened on is closed.
+// FrameError is a framing failure; the connection it happened on is closed
+// whatever tcp_script_mode says.
 type FrameError struct {
-	Kind   FrameErrorKind
-	Length int // the advertised frame length, or the bytes held when truncated
-	Limit  int // the connection's frame size limit
+	Kind  FrameErrorKind
+	Held  int   // bytes of the message held when the stream broke or ended
+	Limit int   // the connection's message size limit
+	Err   error // the sipframe error, if any
 }
 
 func (e *FrameError) Error() string {
-	switch e.Kind {
-	case ErrLengthTooShort:
-		return fmt.Sprintf("HEP3 frame length %d < %d", e.Length, hep3HeaderLen)
-	case ErrLengthTooLong:
-		return fmt.Sprintf("HEP3 frame length %d > limit %d (tcp_rd_buf_size)", e.Length, e.Limit)
-	case ErrTruncated:
-		return fmt.Sprintf("connection ended inside a frame (%d bytes held)", e.Length)
+	switch {
+	case e.Kind == ErrTruncated:
+		return fmt.Sprintf("connection ended inside a message (%d bytes held)", e.Held)
+	case e.Kind == ErrTooLarge:
+		return fmt.Sprintf("%v (limit %d: tcp_rd_buf_size−1)", e.Err, e.Limit)
 	}
-	return e.Kind.String()
+	return e.Err.Error()
 }
 
-// framerState is where a framer is in the stream. Later formats add states
-// here (PROXY header wait before the first boundary, SIP headers and body
-// after a boundary that is not "HEP3"), each deciding at a boundary from the
-// bytes held in hdr.
-type framerState uint8
+func (e *FrameError) Unwrap() error { return e.Err }
 
-const (
-	// stateBoundary: between messages; up to 5 bytes of the next header may
-	// be held in hdr.
-	stateBoundary framerState = iota
-	// stateHEP3: the header is known; the frame is being collected in part.
-	stateHEP3
-)
+func frameError(err error, held, limit int) *FrameError {
+	k := ErrTooLarge
+	switch {
+	case errors.Is(err, sipframe.ErrTooLarge):
+	case errors.Is(err, sipframe.ErrBadHEP3Length):
+		k = ErrBadHEP3Length
+	case errors.Is(err, sipframe.ErrNoContentLength):
+		k = ErrNoContentLength
+	case errors.Is(err, sipframe.ErrBadContentLength):
+		k = ErrBadContentLength
+	}
+	return &FrameError{Kind: k, Held: held, Limit: limit, Err: err}
+}
 
-// framer cuts HEP3 frames out of a TCP byte stream. It is a pure state
-// machine over the bytes it is fed: it holds no reference to them, and copies
-// only the tail of an incomplete frame (into a buffer from bufs sized to the
-// frame) because that tail must outlive the caller's read buffer.
+// framer cuts messages (SIP, HEP3, pings) out of one connection's byte
+// stream with a sipframe.Scanner. Complete messages found in the caller's
+// read buffer are returned as sub-slices of it; only an incomplete tail is
+// copied, into part (a buffer from bufs), because it must outlive the read
+// buffer. A message completed in part is returned with owned set: the
+// caller puts the buffer back once the frame is no longer used.
 type framer struct {
-	limit int // largest frame accepted: tcp_rd_buf_size when the connection was made
+	limit int // largest message: tcp_rd_buf_size−1 when the connection was made
 	bufs  *bufPool
-	state framerState
-	hdrN  int
-	hdr   [hep3HeaderLen]byte
-	part  []byte // the incomplete frame so far (stateHEP3)
-	need  int    // its total length
+	sc    sipframe.Scanner
+	part  []byte
 }
 
-// next cuts at most one frame from the front of p. It returns how many
-// bytes of p it consumed and, when a frame completed, the frame. A frame with
-// owned set lives in a buffer from bufs, which the caller must put back once
-// the frame is no longer used; otherwise the frame is a sub-slice of p.
-// Each call either consumes at least one byte of a non-empty p or returns an
-// error; after an error the stream is unusable.
-func (f *framer) next(p []byte) (n int, frame []byte, owned bool, err error) {
-	if f.state == stateHEP3 {
-		k := copy(f.part[len(f.part):f.need], p)
-		f.part = f.part[:len(f.part)+k]
-		if len(f.part) < f.need {
-			return k, nil, false, nil
-		}
-		frame = f.part
-		f.part, f.need, f.state = nil, 0, stateBoundary
-		return k, frame, true, nil
-	}
-
-	if f.hdrN == 0 && len(p) >= hep3HeaderLen {
-		l, err := f.header(p[:hep3HeaderLen])
+// next looks at the front of p (bytes just read). It returns how many bytes
+// of p it consumed and what it found there; Kind Incomplete means every byte
+// was taken and more are needed. A Skip or Ping finished from held bytes may
+// consume none of p: the caller loops until p is consumed and the result is
+// Incomplete. After an error the stream is unusable.
+func (f *framer) next(p []byte, o sipframe.Options) (n int, r sipframe.Result, frame []byte, owned bool, err error) {
+	o.Max = f.limit
+	if f.part == nil {
+		r, err = f.sc.Next(p, o)
 		if err != nil {
-			return 0, nil, false, err
+			return 0, r, nil, false, frameError(err, len(p), f.limit)
 		}
-		if len(p) >= l {
-			return l, p[:l:l], false, nil
+		if r.Kind == sipframe.Incomplete {
+			f.part = f.bufs.get(min(f.limit+1, max(4096, 2*len(p))))
+			f.part = append(f.part, p...)
+			return len(p), r, nil, false, nil
 		}
-		f.part = f.bufs.get(l)[:len(p)]
-		copy(f.part, p)
-		f.need, f.state = l, stateHEP3
-		return len(p), nil, false, nil
+		return r.N, r, p[:r.N:r.N], false, nil
 	}
 
-	// Fewer than 6 bytes at the boundary: hold them and wait for the rest
-	// (Kamailio would hand them to the SIP parser instead, spec §11.2).
-	k := copy(f.hdr[f.hdrN:], p)
-	f.hdrN += k
-	if f.hdrN < hep3HeaderLen {
-		return k, nil, false, nil
+	// Bytes held: extend them with p. Beyond limit+1 bytes the scanner has
+	// decided (a message that long is too large), so no more is copied.
+	old := len(f.part)
+	add := p[:min(len(p), f.limit+1-old)]
+	if need := old + len(add); need > cap(f.part) {
+		nb := f.bufs.get(min(f.limit+1, max(need, 2*cap(f.part))))
+		nb = append(nb, f.part...)
+		f.bufs.put(f.part)
+		f.part = nb
 	}
-	l, err := f.header(f.hdr[:])
+	f.part = append(f.part, add...)
+	r, err = f.sc.Next(f.part, o)
 	if err != nil {
-		return k, nil, false, err
+		return 0, r, nil, false, frameError(err, len(f.part), f.limit)
 	}
-	f.hdrN = 0
-	f.part = append(f.bufs.get(l), f.hdr[:]...)
-	f.need, f.state = l, stateHEP3
-	if l == hep3HeaderLen {
-		frame = f.part
-		f.part, f.need, f.state = nil, 0, stateBoundary
-		return k, frame, true, nil
+	if r.Kind == sipframe.Incomplete {
+		if len(add) < len(p) {
+			// The scanner must have decided with limit+1 bytes; never drop
+			// bytes silently.
+			return 0, r, nil, false, frameError(sipframe.ErrTooLarge, len(f.part), f.limit)
+		}
+		return len(add), r, nil, false, nil
 	}
-	return k, nil, false, nil
-}
-
-// header validates a HEP3 header and returns the frame's total length.
-func (f *framer) header(h []byte) (int, error) {
-	if string(h[:4]) != "HEP3" {
-		return 0, &FrameError{Kind: ErrBadMagic, Limit: f.limit}
+	if r.N < old {
+		// A skip or ping made of held bytes only: keep the rest held.
+		k := copy(f.part, f.part[r.N:old])
+		f.part = f.part[:k]
+		return 0, r, nil, false, nil
 	}
-	l := int(binary.BigEndian.Uint16(h[4:6]))
-	if l < hep3HeaderLen {
-		return 0, &FrameError{Kind: ErrLengthTooShort, Length: l, Limit: f.limit}
+	n = r.N - old
+	if r.Kind == sipframe.HEP3 || r.Kind == sipframe.SIP {
+		frame = f.part[:r.N:r.N]
+		f.part = nil
+		return n, r, frame, true, nil
 	}
-	if l > f.limit {
-		return 0, &FrameError{Kind: ErrLengthTooLong, Length: l, Limit: f.limit}
-	}
-	return l, nil
+	f.bufs.put(f.part)
+	f.part = nil
+	return n, r, nil, false, nil
 }
 
 // held reports how many bytes of an incomplete message the framer holds.
-func (f *framer) held() int {
-	if f.state == stateHEP3 {
-		return len(f.part)
-	}
-	return f.hdrN
-}
+func (f *framer) held() int { return len(f.part) }
 
-// release returns the framer's buffer, if any, and resets it to a boundary.
+// release returns the framer's buffer, if any, and resets it.
 func (f *framer) release() {
 	if f.part != nil {
 		f.bufs.put(f.part)
 	}
-	f.part, f.need, f.hdrN, f.state = nil, 0, 0, stateBoundary
+	f.part = nil
+	f.sc.Reset()
 }
 
 // bufPool is a worker-owned free list of frame buffers in power-of-two size
@@ -179,7 +171,7 @@ type bufPool struct {
 
 const (
 	minBufShift   = 9  // 512 bytes
-	maxBufShift   = 24 // 16 MiB, the largest tcp_rd_buf_size
+	maxBufShift   = 25 // 32 MiB, above the largest tcp_rd_buf_size+1
 	maxFreePerCls = 32 // beyond this, returned buffers are left to the GC
 )
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hepd/hepd/tcpstack/sipframe"
 )
 
 // readStream returns a test stream and its frames, split independently of the
@@ -41,33 +43,50 @@ func hep3Header(l int) []byte {
 	return binary.BigEndian.AppendUint16([]byte("HEP3"), uint16(l))
 }
 
-// feed runs a framer over chunks and returns copies of the frames and the
-// first error. Owned buffers are put back at once, as a worker would after
-// delivery, so reuse bugs show up as corrupted frames.
+// feed runs a framer over chunks and returns copies of the frames (a ping
+// as "PING") and the first error. Owned buffers are put back at once, as a
+// worker would after delivery, so reuse bugs show up as corrupted frames.
 func feed(limit int, chunks ...[]byte) ([][]byte, error) {
+	return feedOpts(limit, sipframe.Options{AcceptHEP3: true, CRLFPing: true}, chunks...)
+}
+
+func feedOpts(limit int, o sipframe.Options, chunks ...[]byte) ([][]byte, error) {
 	var bufs bufPool
 	f := framer{limit: limit, bufs: &bufs}
 	var out [][]byte
 	for _, p := range chunks {
-		for len(p) > 0 {
-			n, fr, owned, err := f.next(p)
+		for len(p) > 0 || f.held() > 0 {
+			n, r, fr, owned, err := f.next(p, o)
 			if err != nil {
 				return out, err
 			}
-			if n == 0 && fr == nil {
-				panic("framer made no progress")
-			}
 			p = p[n:]
-			if fr != nil {
+			switch r.Kind {
+			case sipframe.Incomplete:
+				if len(p) > 0 {
+					panic("framer left bytes on Incomplete")
+				}
+			case sipframe.Ping:
+				out = append(out, []byte("PING"))
+			case sipframe.HEP3, sipframe.SIP:
 				out = append(out, bytes.Clone(fr))
 				if owned {
 					bufs.put(fr)
 				}
 			}
+			if r.Kind == sipframe.Incomplete {
+				break
+			}
 		}
 	}
 	return out, nil
 }
+
+var (
+	sipWithBody = []byte("MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP 1.2.3.4:5060\r\nContent-Length: 5\r\n\r\nhello")
+	sipNoCL     = []byte("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP 1.2.3.4:5060\r\n\r\n")
+	ping        = []byte("\r\n\r\n")
+)
 
 func TestFramer(t *testing.T) {
 	stream, frames := readStream(t, kamailioStream)
@@ -75,39 +94,44 @@ func TestFramer(t *testing.T) {
 	f2 := hep3(6, 0)
 	f3 := hep3(70000&0xffff, 'c') // 4464: a frame larger than most reads
 	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+	P := []byte("PING")
 
 	tests := []struct {
 		name    string
 		limit   int
+		noCL    bool
 		chunks  [][]byte
 		want    [][]byte
 		wantErr FrameErrorKind
 		isErr   bool
 	}{
-		{name: "one frame in one read", limit: 65536, chunks: [][]byte{f1}, want: [][]byte{f1}},
-		{name: "several frames in one read are all emitted", limit: 65536, chunks: [][]byte{cat(f1, f2, f3)}, want: [][]byte{f1, f2, f3}},
-		{name: "header-only frame of length 6", limit: 65536, chunks: [][]byte{f2, f2}, want: [][]byte{f2, f2}},
-		{name: "header split after 1 byte", limit: 65536, chunks: [][]byte{f1[:1], f1[1:]}, want: [][]byte{f1}},
-		{name: "header split after 4 bytes", limit: 65536, chunks: [][]byte{f1[:4], f1[4:]}, want: [][]byte{f1}},
-		{name: "header split after 5 bytes", limit: 65536, chunks: [][]byte{f1[:5], f1[5:]}, want: [][]byte{f1}},
-		{name: "split right after header", limit: 65536, chunks: [][]byte{f1[:6], f1[6:]}, want: [][]byte{f1}},
-		{name: "split header of a 6-byte frame", limit: 65536, chunks: [][]byte{f2[:3], f2[3:]}, want: [][]byte{f2}},
-		{name: "split mid-body then next frame in same read", limit: 65536, chunks: [][]byte{f1[:50], cat(f1[50:], f3[:2]), f3[2:]}, want: [][]byte{f1, f3}},
-		{name: "one byte per read", limit: 65536, chunks: bytesOf(cat(f1, f2)), want: [][]byte{f1, f2}},
+		{name: "one frame in one read", limit: 65535, chunks: [][]byte{f1}, want: [][]byte{f1}},
+		{name: "several frames in one read are all emitted", limit: 65535, chunks: [][]byte{cat(f1, f2, f3)}, want: [][]byte{f1, f2, f3}},
+		{name: "header-only frame of length 6", limit: 65535, chunks: [][]byte{f2, f2}, want: [][]byte{f2, f2}},
+		{name: "header split after 1 byte", limit: 65535, chunks: [][]byte{f1[:1], f1[1:]}, want: [][]byte{f1}},
+		{name: "header split after 5 bytes", limit: 65535, chunks: [][]byte{f1[:5], f1[5:]}, want: [][]byte{f1}},
+		{name: "split right after header", limit: 65535, chunks: [][]byte{f1[:6], f1[6:]}, want: [][]byte{f1}},
+		{name: "split mid-body then next frame in same read", limit: 65535, chunks: [][]byte{f1[:50], cat(f1[50:], f3[:2]), f3[2:]}, want: [][]byte{f1, f3}},
+		{name: "one byte per read", limit: 65535, chunks: bytesOf(cat(f1, f2)), want: [][]byte{f1, f2}},
 		{name: "frame of exactly the limit", limit: 512, chunks: [][]byte{hep3(512, 'x')}, want: [][]byte{hep3(512, 'x')}},
-		{name: "kamailio stream", limit: 65536, chunks: [][]byte{stream}, want: frames},
-		{name: "bad magic", limit: 65536, chunks: [][]byte{[]byte("INVITE sip:a@b SIP/2.0\r\n")}, isErr: true, wantErr: ErrBadMagic},
-		{name: "lowercase magic", limit: 65536, chunks: [][]byte{cat([]byte("hep3"), f1[4:])}, isErr: true, wantErr: ErrBadMagic},
-		{name: "bad magic after good frame", limit: 65536, chunks: [][]byte{cat(f1, []byte("HEP2\x00\x10"))}, want: [][]byte{f1}, isErr: true, wantErr: ErrBadMagic},
-		{name: "length 0", limit: 65536, chunks: [][]byte{hep3Header(0)}, isErr: true, wantErr: ErrLengthTooShort},
-		{name: "length 3", limit: 65536, chunks: [][]byte{hep3Header(3)}, isErr: true, wantErr: ErrLengthTooShort},
-		{name: "length 5 split header", limit: 65536, chunks: [][]byte{hep3Header(5)[:2], hep3Header(5)[2:]}, isErr: true, wantErr: ErrLengthTooShort},
-		{name: "length one over the limit", limit: 512, chunks: [][]byte{hep3Header(513)}, isErr: true, wantErr: ErrLengthTooLong},
-		{name: "fewer than 6 bytes wait for more", limit: 65536, chunks: [][]byte{[]byte("HEP")}},
+		{name: "kamailio stream", limit: 65535, chunks: [][]byte{stream}, want: frames},
+		{name: "SIP with Content-Length", limit: 65535, chunks: [][]byte{sipWithBody}, want: [][]byte{sipWithBody}},
+		{name: "SIP one byte per read", limit: 65535, chunks: bytesOf(sipWithBody), want: [][]byte{sipWithBody}},
+		{name: "ping answered, lone CRLF skipped", limit: 65535, chunks: [][]byte{cat(ping, []byte("\r\n"), f1)}, want: [][]byte{P, f1}},
+		{name: "ping split in bytes between frames", limit: 65535, chunks: append(append([][]byte{f1}, bytesOf(ping)...), f2), want: [][]byte{f1, P, f2}},
+		{name: "CRLF CR then a frame: skip held bytes", limit: 65535, chunks: [][]byte{[]byte("\r\n\r"), f1}, want: [][]byte{f1}},
+		{name: "HEP3, SIP and pings interleaved", limit: 65535, chunks: [][]byte{cat(f1, ping, sipWithBody, f2)}, want: [][]byte{f1, P, sipWithBody, f2}},
+		{name: "SIP without Content-Length closes (tcp_accept_no_cl=no)", limit: 65535, chunks: [][]byte{sipNoCL}, isErr: true, wantErr: ErrNoContentLength},
+		{name: "SIP without Content-Length ends at the blank line (tcp_accept_no_cl=yes)", limit: 65535, noCL: true, chunks: [][]byte{sipNoCL, f1}, want: [][]byte{sipNoCL, f1}},
+		{name: "HEP3 length 0", limit: 65535, chunks: [][]byte{hep3Header(0)}, isErr: true, wantErr: ErrBadHEP3Length},
+		{name: "HEP3 length 5 split header", limit: 65535, chunks: [][]byte{hep3Header(5)[:2], hep3Header(5)[2:]}, isErr: true, wantErr: ErrBadHEP3Length},
+		{name: "HEP3 length one over the limit", limit: 512, chunks: [][]byte{hep3Header(513)}, isErr: true, wantErr: ErrTooLarge},
+		{name: "SIP headers beyond the limit", limit: 512, chunks: [][]byte{bytes.Repeat([]byte("X-A: b\r\n"), 100)}, isErr: true, wantErr: ErrTooLarge},
+		{name: "fewer than 6 bytes wait for more", limit: 65535, chunks: [][]byte{[]byte("HEP")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := feed(tt.limit, tt.chunks...)
+			got, err := feedOpts(tt.limit, sipframe.Options{AcceptHEP3: true, CRLFPing: true, AcceptNoCL: tt.noCL}, tt.chunks...)
 			if tt.isErr {
 				var fe *FrameError
 				if !errors.As(err, &fe) || fe.Kind != tt.wantErr {
@@ -121,7 +145,7 @@ func TestFramer(t *testing.T) {
 			}
 			for i := range got {
 				if !bytes.Equal(got[i], tt.want[i]) {
-					t.Fatalf("frame %d differs", i)
+					t.Fatalf("frame %d differs: %q", i, got[i])
 				}
 			}
 		})
@@ -130,23 +154,25 @@ func TestFramer(t *testing.T) {
 
 func TestFramerHeldAndRelease(t *testing.T) {
 	var bufs bufPool
-	f := framer{limit: 65536, bufs: &bufs}
+	o := sipframe.Options{AcceptHEP3: true}
+	f := framer{limit: 65535, bufs: &bufs}
 	fr := hep3(1000, 'z')
-	if n, _, _, _ := f.next(fr[:3]); n != 3 || f.held() != 3 {
+	if n, _, _, _, _ := f.next(fr[:3], o); n != 3 || f.held() != 3 {
 		t.Fatalf("held = %d after 3 header bytes", f.held())
 	}
 	for p := fr[3:500]; len(p) > 0; {
-		n, _, _, _ := f.next(p)
+		n, _, _, _, _ := f.next(p, o)
 		p = p[n:]
 	}
 	if f.held() != 500 {
 		t.Fatalf("held = %d, want 500", f.held())
 	}
+	cls := bufClass(cap(f.part))
 	f.release()
 	if f.held() != 0 || f.part != nil {
 		t.Fatal("release left state behind")
 	}
-	if len(bufs.free[bufClass(1000)]) != 1 {
+	if len(bufs.free[cls]) != 1 {
 		t.Fatal("release did not return the buffer")
 	}
 }
@@ -208,9 +234,9 @@ func BenchmarkFramer(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		f := framer{limit: 65536, bufs: &bufs}
+		f := framer{limit: 65535, bufs: &bufs}
 		for p := stream; len(p) > 0; {
-			k, fr, owned, err := f.next(p)
+			k, _, fr, owned, err := f.next(p, sipframe.Options{AcceptHEP3: true})
 			if err != nil {
 				b.Fatal(err)
 			}

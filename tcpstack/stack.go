@@ -1,11 +1,13 @@
 package tcpstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,10 +26,22 @@ type Stack struct {
 	log       *slog.Logger
 	rlog      *ratelog.Logger
 	rt        atomic.Pointer[Runtime]
+	rtMu      sync.Mutex // serialises runtime changes
 	listeners []listener
+	lmu       sync.Mutex // guards the listener fds against their close
+	lclosed   bool
 	acc       *acceptor
 	workers   []*worker
-	open      atomic.Int64 // connections open, over all workers (tcp_max_connections)
+	tbl       *table
+	open      atomic.Int64  // connections open, inbound and outbound (tcp_max_connections)
+	nextID    atomic.Uint64 // last connection id given out
+	rr        atomic.Uint64 // round-robin start for picking a worker
+
+	wqBytes  atomic.Int64 // bytes in all write queues (tcp_wq_max)
+	wqBlocks atomic.Int64 // tcp_wq_blk_size blocks in all write queues
+
+	rejMax, rejUnique, rejProxy atomic.Uint64
+	dialRefused, dialErrors     atomic.Uint64
 
 	startOnce sync.Once
 	started   atomic.Bool
@@ -55,9 +69,11 @@ func New(cfg Config, sink Sink, log *slog.Logger) (*Stack, error) {
 		sink:    sink,
 		log:     log,
 		rlog:    ratelog.New(log, logEvery),
+		tbl:     newTable(),
 		stopped: make(chan struct{}),
 	}
-	s.rt.Store(&Runtime{RdBufSize: cfg.RdBufSize, ConnectionLifetime: cfg.ConnectionLifetime})
+	rt := runtimeOf(cfg)
+	s.rt.Store(&rt)
 	if err := s.init(method); err != nil {
 		s.release()
 		return nil, fmt.Errorf("tcpstack: %w", err)
@@ -67,11 +83,14 @@ func New(cfg Config, sink Sink, log *slog.Logger) (*Stack, error) {
 
 func (s *Stack) init(method pollMethod) error {
 	for _, ap := range s.cfg.Listen {
-		l, err := listen(ap)
+		l, err := listen(ap, &s.cfg)
 		if err != nil {
 			return err
 		}
 		s.listeners = append(s.listeners, l)
+	}
+	if err := s.setListenerOpts(s.rt.Load(), nil); err != nil {
+		return err
 	}
 	for i := range s.cfg.Children {
 		w, err := newWorker(s, i, method)
@@ -130,12 +149,32 @@ func (s *Stack) Addrs() []netip.AddrPort {
 func (s *Stack) Runtime() Runtime { return *s.rt.Load() }
 
 // SetRuntime validates r and makes it the runtime configuration; it returns
-// the values it replaced. Out-of-range values are refused, not clamped.
+// the values it replaced. Out-of-range values are refused, not clamped
+// (except max_connections, lowered to the start-up value as Kamailio does).
+// Listener socket options that changed are re-applied at once, so
+// connections accepted afterwards carry them.
 func (s *Stack) SetRuntime(r Runtime) (old Runtime, err error) {
-	if err := r.check(); err != nil {
-		return s.Runtime(), fmt.Errorf("tcpstack: %w", err)
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
+	return s.setRuntimeLocked(r)
+}
+
+func (s *Stack) setRuntimeLocked(r Runtime) (old Runtime, err error) {
+	cur := s.rt.Load()
+	r, err = r.check(s.cfg.MaxConnections)
+	if err != nil {
+		return *cur, fmt.Errorf("tcpstack: %w", err)
 	}
-	return *s.rt.Swap(&r), nil
+	if err := s.setListenerOpts(&r, cur); err != nil {
+		// Put back what was applied before the failure.
+		s.setListenerOpts(cur, &r)
+		return *cur, fmt.Errorf("tcpstack: %w", err)
+	}
+	if r.MaxConnections < s.cfg.MaxConnections && r.MaxConnections != cur.MaxConnections {
+		s.log.Info("max_connections changed", "value", r.MaxConnections, "start-up value", s.cfg.MaxConnections)
+	}
+	s.rt.Store(&r)
+	return *cur, nil
 }
 
 // Shutdown stops accepting (the listeners are closed), then each worker
@@ -181,14 +220,53 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 // Stats returns the counters, summed over the workers on read.
 func (s *Stack) Stats() Stats {
 	st := Stats{
-		Rejected:     s.acc.rejected.Load(),
-		AcceptErrors: s.acc.acceptErrors.Load(),
-		Workers:      make([]WorkerStats, len(s.workers)),
+		RejectedMaxConnections: s.rejMax.Load(),
+		RejectedUnique:         s.rejUnique.Load(),
+		RejectedProxy:          s.rejProxy.Load(),
+		DialsRefused:           s.dialRefused.Load(),
+		DialErrors:             s.dialErrors.Load(),
+		AcceptErrors:           s.acc.acceptErrors.Load(),
+		WriteQueueBytes:        s.wqBytes.Load(),
+		WriteQueueBlocks:       s.wqBlocks.Load(),
+		Workers:                make([]WorkerStats, len(s.workers)),
 	}
+	st.Rejected = st.RejectedMaxConnections + st.RejectedUnique + st.RejectedProxy
 	for i, w := range s.workers {
 		ws := w.stats()
 		st.Workers[i] = ws
 		st.WorkerStats.add(ws)
 	}
 	return st
+}
+
+// Conns describes every open connection. Each worker answers for its own
+// connections through its command queue, so no goroutine reads another's
+// state; a stopped stack has none.
+func (s *Stack) Conns() []ConnInfo {
+	var out []ConnInfo
+	chans := make([]chan []ConnInfo, 0, len(s.workers))
+	for _, w := range s.workers {
+		ch := make(chan []ConnInfo, 1)
+		if w.send(cmd{op: opInfo, info: ch}) {
+			chans = append(chans, ch)
+		}
+	}
+	for _, ch := range chans {
+		out = append(out, <-ch...)
+	}
+	slices.SortFunc(out, func(a, b ConnInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Lookup finds a live connection by the peer's address: a connection's
+// remote address (the PROXY source where there was one) or one of its Via
+// aliases (tcp_accept_aliases), chosen as tcp_connection_match says (see
+// Config.ConnectionMatch). Dial uses it to reuse connections.
+func (s *Stack) Lookup(addr netip.AddrPort) (connID uint64, ok bool) {
+	addr = normAddr(addr)
+	e := s.tbl.lookup(addr, s.cfg.ConnectionMatch == 1, s.sendPort(addr))
+	if e == nil {
+		return 0, false
+	}
+	return e.id, true
 }

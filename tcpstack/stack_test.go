@@ -299,9 +299,9 @@ func TestBadFrameClosesOnlyItsConnection(t *testing.T) {
 		bad  []byte
 		kind func(FrameErrorCounts) uint64
 	}{
-		{"bad magic", []byte("OPTIONS sip:x SIP/2.0\r\n\r\n"), func(c FrameErrorCounts) uint64 { return c.BadMagic }},
-		{"length 3", append(hep3Header(3), "xyz"...), func(c FrameErrorCounts) uint64 { return c.LengthTooShort }},
-		{"length above tcp_rd_buf_size", hep3(2000, 'b'), func(c FrameErrorCounts) uint64 { return c.LengthTooLong }},
+		{"SIP without Content-Length (tcp_accept_no_cl=no)", []byte("OPTIONS sip:x SIP/2.0\r\n\r\n"), func(c FrameErrorCounts) uint64 { return c.NoContentLength }},
+		{"HEP3 length 3", append(hep3Header(3), "xyz"...), func(c FrameErrorCounts) uint64 { return c.BadHEP3Length }},
+		{"HEP3 length above tcp_rd_buf_size", hep3(2000, 'b'), func(c FrameErrorCounts) uint64 { return c.TooLarge }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -542,7 +542,9 @@ func TestRuntimeRdBufSizeAffectsNewConnectionsOnly(t *testing.T) {
 		write(t, old, hep3(10, 'o'))
 		col.waitFrames(t, 1) // old is now accepted under rd_buf_size 65536
 
-		prev, err := s.SetRuntime(Runtime{RdBufSize: 1024, ConnectionLifetime: time.Minute})
+		r := s.Runtime()
+		r.RdBufSize = 1024
+		prev, err := s.SetRuntime(r)
 		if err != nil || prev.RdBufSize != 65536 {
 			t.Fatalf("SetRuntime = %+v, %v", prev, err)
 		}
@@ -554,7 +556,7 @@ func TestRuntimeRdBufSizeAffectsNewConnectionsOnly(t *testing.T) {
 		if !bytes.Equal(got[1].Data, big) {
 			t.Fatal("old connection's large frame not delivered")
 		}
-		eventually(t, "too-long counted", func() bool { return s.Stats().FrameErrors.LengthTooLong == 1 })
+		eventually(t, "too-long counted", func() bool { return s.Stats().FrameErrors.TooLarge == 1 })
 	})
 }
 
@@ -565,7 +567,9 @@ func TestSetRuntimeRefusesOutOfRange(t *testing.T) {
 	}
 	defer s.Shutdown(context.Background())
 	for _, v := range []int{511, 16<<20 + 1, -1} {
-		old, err := s.SetRuntime(Runtime{RdBufSize: v})
+		r := s.Runtime()
+		r.RdBufSize = v
+		old, err := s.SetRuntime(r)
 		if err == nil || !strings.Contains(err.Error(), "rd_buf_size") {
 			t.Errorf("rd_buf_size %d: err = %v", v, err)
 		}
@@ -710,7 +714,9 @@ func TestRuntimeLifetimeAffectsNewConnectionsOnly(t *testing.T) {
 		old := dial(t, s)
 		write(t, old, hep3(10, 'o'))
 		col.waitFrames(t, 1)
-		if _, err := s.SetRuntime(Runtime{RdBufSize: 65536, ConnectionLifetime: 200 * time.Millisecond}); err != nil {
+		r := s.Runtime()
+		r.ConnectionLifetime = 200 * time.Millisecond
+		if _, err := s.SetRuntime(r); err != nil {
 			t.Fatal(err)
 		}
 		young := dial(t, s)

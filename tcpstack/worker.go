@@ -1,6 +1,7 @@
 package tcpstack
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,42 +12,61 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hepd/hepd/tcpstack/proxyproto"
+	"github.com/hepd/hepd/tcpstack/sipframe"
 )
 
-// conn is one accepted connection. It is created by the acceptor and from
-// then on touched only by the worker that owns it.
+// conn is one connection, accepted or dialed. It is created by the acceptor
+// (or Dial) and from then on touched only by the worker that owns it; what
+// other goroutines may see of it is in its entry.
 type conn struct {
 	fd       int
 	id       uint64
-	local    netip.AddrPort
+	e        *entry
+	outbound bool
+	local    netip.AddrPort // effective (PROXY applied)
 	remote   netip.AddrPort
+	peer     netip.AddrPort
+	proxied  bool
 	fr       framer
-	lifetime time.Duration // tcp_connection_lifetime when accepted; < 0: never
-	last     time.Time     // last read activity
-	deadline time.Time     // position in the timer heap (may lag last+lifetime)
-	hidx     int           // index in the timer heap, -1 if not in it
+	lifetime time.Duration // tcp_connection_lifetime when made; < 0: never
+	created  time.Time
+	last     time.Time // last read activity
+	deadline time.Time // position in the timer heap (may lag the real one)
+	hidx     int       // index in the timer heap, -1 if not in it
+
+	proxyWait bool      // tcp_accept_haproxy: the PROXY header is still due
+	proxyDead time.Time // ... by then (tcp_wait_data)
+	pbuf      []byte    // bytes of an incomplete PROXY header
+
+	writing  bool      // write interest is set in the poller
+	sendDead time.Time // tcp_send_timeout deadline of the queue; zero: none
+	dead     bool
+
+	bytesIn, framesIn uint64
 }
 
 type cmdOp uint8
 
 const (
-	opAdd  cmdOp = iota + 1 // take ownership of conn
-	opStop                  // drain, deliver, close everything and exit
+	opAdd   cmdOp = iota + 1 // take ownership of c
+	opStop                   // drain, deliver, close everything and exit
+	opWant                   // e's queue is not empty: watch for writability
+	opClose                  // a writer failed e: close it for e.failWhy
+	opWrite                  // write data on e (tcp_fd_cache=no) and answer done
+	opInfo                   // describe the connections on info
 )
 
 type cmd struct {
-	op cmdOp
-	c  *conn
+	op   cmdOp
+	c    *conn
+	e    *entry
+	data []byte
+	done chan error
+	at   time.Time
+	info chan []ConnInfo
 }
-
-type closeReason uint8
-
-const (
-	closedByPeer closeReason = iota
-	closedByError
-	closedByLifetime
-	closedByShutdown
-)
 
 const (
 	// readChunk is the most one read(2) asks for: large enough that a busy
@@ -64,6 +84,11 @@ const (
 	readsPerRound = 4
 )
 
+var (
+	crlf    = []byte("\r\n")
+	pongBuf = bytes.Repeat(crlf, 256) // read-only
+)
+
 // worker is one of the tcp_children readers.
 type worker struct {
 	s      *Stack
@@ -74,15 +99,17 @@ type worker struct {
 	events []event
 
 	// Command queue, filled by other goroutines.
-	mu     sync.Mutex
-	cmds   []cmd
-	spare  []cmd
-	nconns atomic.Int64 // connections assigned; read by the acceptor to balance
+	mu      sync.Mutex
+	cmds    []cmd
+	spare   []cmd
+	stopped bool         // no more commands are taken
+	nconns  atomic.Int64 // connections assigned; read by the acceptor to balance
 
 	// Everything below belongs to the worker goroutine.
 	conns  []*conn // indexed by fd
 	timers connHeap
 	now    time.Time // the round's clock reading
+	rt     *Runtime  // the round's runtime snapshot
 
 	// Reads go into arena[off:]. Complete frames are sub-slices of it and
 	// stay valid until the batch carrying them is delivered; only then is
@@ -92,6 +119,7 @@ type worker struct {
 	off     int
 	minRead int
 	batch   []Frame
+	failed  []int    // CheckedSink's verdicts
 	owned   [][]byte // frame buffers from bufs to put back after Deliver
 	bufs    bufPool
 	wakeBuf [8]byte
@@ -130,15 +158,21 @@ func newWorker(s *Stack, id int, m pollMethod) (*worker, error) {
 	}, nil
 }
 
-// send queues a command and wakes the worker if it may be waiting.
-func (w *worker) send(c cmd) {
+// send queues a command and wakes the worker if it may be waiting. It
+// reports false when the worker has stopped and will not run it.
+func (w *worker) send(c cmd) bool {
 	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return false
+	}
 	wake := len(w.cmds) == 0 // a non-empty queue already has a wake-up pending
 	w.cmds = append(w.cmds, c)
 	w.mu.Unlock()
 	if wake {
 		wakeFD(w.wakeFD)
 	}
+	return true
 }
 
 func wakeFD(fd int) {
@@ -151,9 +185,11 @@ func wakeFD(fd int) {
 func (w *worker) run() {
 	defer close(w.done)
 	w.now = time.Now()
+	w.rt = w.s.rt.Load()
 	for {
 		n, err := w.p.wait(w.events, w.timeout())
 		w.now = time.Now()
+		w.rt = w.s.rt.Load() // runtime changes apply from the next round
 		if err != nil {
 			w.s.log.Error("tcp worker poll failed; closing its connections", "worker", w.id, "err", err)
 			w.stop()
@@ -166,8 +202,15 @@ func (w *worker) run() {
 				woken = true
 				continue
 			}
-			if fd < len(w.conns) && w.conns[fd] != nil {
-				w.read(w.conns[fd], w.edge)
+			if fd >= len(w.conns) || w.conns[fd] == nil {
+				continue
+			}
+			c := w.conns[fd]
+			if ev.ready&readyWrite != 0 {
+				w.flushQueue(c)
+			}
+			if !c.dead && (ev.ready&(readyRead|readyHup) != 0 || ev.ready == 0) {
+				w.read(c, w.edge)
 			}
 		}
 		if woken && w.commands() {
@@ -194,9 +237,33 @@ func (w *worker) stop() {
 			w.close(c, closedByShutdown, nil)
 		}
 	}
+	w.mu.Lock()
+	w.stopped = true
+	left := w.cmds
+	w.cmds = nil
+	w.mu.Unlock()
+	for _, c := range left {
+		w.refuse(c)
+	}
 	w.publish()
 	w.p.close()
 	unix.Close(w.wakeFD)
+}
+
+// refuse answers a command the worker will not run.
+func (w *worker) refuse(c cmd) {
+	switch c.op {
+	case opAdd:
+		// A Dial that raced with Shutdown.
+		w.s.tbl.remove(c.c.e)
+		unix.Close(c.c.fd)
+		w.nconns.Add(-1)
+		w.s.open.Add(-1)
+	case opWrite:
+		c.done <- ErrClosed
+	case opInfo:
+		c.info <- nil
+	}
 }
 
 // drain reads what the kernel had already queued for c when the stop came
@@ -207,7 +274,7 @@ func (w *worker) drain(c *conn) {
 	if err != nil {
 		return
 	}
-	for left > 0 {
+	for left > 0 && !c.dead {
 		if len(w.arena)-w.off < w.minRead {
 			w.flush()
 		}
@@ -227,8 +294,8 @@ func (w *worker) drain(c *conn) {
 	}
 }
 
-// timeout is how long the next wait may block: until the nearest lifetime
-// deadline, or for ever.
+// timeout is how long the next wait may block: until the nearest deadline,
+// or for ever.
 func (w *worker) timeout() time.Duration {
 	d, ok := w.timers.next()
 	if !ok {
@@ -251,6 +318,18 @@ func (w *worker) commands() bool {
 			w.add(c.c)
 		case opStop:
 			stop = true
+		case opWant:
+			if cn := c.e.c; !cn.dead {
+				w.watch(cn)
+			}
+		case opClose:
+			if cn := c.e.c; !cn.dead {
+				w.close(cn, c.e.failWhy, fmt.Errorf("write failed: %v", c.e.failWhy))
+			}
+		case opWrite:
+			w.write(c)
+		case opInfo:
+			c.info <- w.info()
 		}
 	}
 	clear(cmds)
@@ -261,7 +340,11 @@ func (w *worker) commands() bool {
 func (w *worker) add(c *conn) {
 	c.fr.bufs = &w.bufs
 	c.hidx = -1
-	w.st.Accepted++
+	if c.outbound {
+		w.st.Dialed++
+	} else {
+		w.st.Accepted++
+	}
 	w.st.Open++
 	if err := w.p.add(c.fd, wantRead); err != nil {
 		w.close(c, closedByError, err)
@@ -272,27 +355,77 @@ func (w *worker) add(c *conn) {
 	}
 	w.conns[c.fd] = c
 	c.last = w.now
+	w.schedule(c)
+}
+
+// lastActivity is the later of the last read and the last send attempt:
+// both keep a connection alive (tcp_connection_lifetime, spec §1.10).
+func (c *conn) lastActivity() time.Time {
+	if lw := c.e.lastWrite.Load(); lw > c.last.UnixNano() {
+		return time.Unix(0, lw)
+	}
+	return c.last
+}
+
+// nextDeadline is the earliest of c's deadlines: lifetime, PROXY wait and
+// send timeout.
+func (c *conn) nextDeadline() (d time.Time, ok bool) {
+	consider := func(t time.Time) {
+		if !ok || t.Before(d) {
+			d, ok = t, true
+		}
+	}
 	if c.lifetime >= 0 {
-		c.deadline = w.now.Add(c.lifetime)
+		consider(c.lastActivity().Add(c.lifetime))
+	}
+	if c.proxyWait {
+		consider(c.proxyDead)
+	}
+	if !c.sendDead.IsZero() {
+		consider(c.sendDead)
+	}
+	return d, ok
+}
+
+// schedule puts c in the timer heap at its earliest deadline, or takes it
+// out when it has none.
+func (w *worker) schedule(c *conn) {
+	d, ok := c.nextDeadline()
+	if !ok {
+		if c.hidx >= 0 {
+			w.timers.remove(c)
+		}
+		return
+	}
+	c.deadline = d
+	if c.hidx < 0 {
 		w.timers.push(c)
+	} else {
+		w.timers.fix(c.hidx)
 	}
 }
 
 // read reads c until a short read or readsPerRound reads (level-triggered)
-// or until EAGAIN (edge-triggered, or a drain at shutdown), framing
-// everything it reads.
+// or until EAGAIN (edge-triggered), framing everything it reads.
 func (w *worker) read(c *conn, untilEAGAIN bool) {
 	for reads := 1; ; reads++ {
 		if len(w.arena)-w.off < w.minRead {
 			w.flush()
+			if c.dead { // closed by tcp_script_mode
+				return
+			}
 		}
 		buf := w.arena[w.off:min(len(w.arena), w.off+readChunk)]
 		n, err := unix.Read(c.fd, buf)
 		if n > 0 {
 			w.st.Bytes += uint64(n)
+			c.bytesIn += uint64(n)
 			c.last = w.now
 			if ferr := w.frame(c, buf[:n]); ferr != nil {
 				w.close(c, closedByError, ferr)
+				return
+			}
+			if c.dead {
 				return
 			}
 		}
@@ -308,42 +441,340 @@ func (w *worker) read(c *conn, untilEAGAIN bool) {
 			return
 		case errors.Is(err, unix.EINTR):
 		default:
-			w.close(c, closedByError, fmt.Errorf("read: %w", err))
+			w.close(c, errReason(err), fmt.Errorf("read: %w", err))
 			return
 		}
 	}
 }
 
-// frame cuts the frames out of p (just read into the arena at w.off) and
-// adds them to the batch. Arena space is kept up to the end of the last frame
-// that refers into it; a trailing incomplete frame has been copied by the
-// framer, so its bytes may be overwritten.
+// frame handles p, just read into the arena at w.off: the PROXY header
+// first where one is due, then messages. Arena space is kept up to the end
+// of the last frame that refers into it; an incomplete tail has been copied
+// by the framer, so its bytes may be overwritten.
 func (w *worker) frame(c *conn, p []byte) error {
-	used := 0
-	for pos := 0; pos < len(p); {
-		n, f, owned, err := c.fr.next(p[pos:])
-		if err != nil {
+	start := 0
+	if c.proxyWait {
+		rest, held, ok := w.proxy(c, p)
+		if !ok {
+			return nil
+		}
+		if held {
+			// The header arrived in pieces: what follows it is in pbuf,
+			// which frames may refer to until the batch is delivered.
+			buf := c.pbuf
+			c.pbuf = nil
+			keep, err := w.cut(c, rest)
+			if keep > 0 {
+				w.owned = append(w.owned, buf)
+			} else {
+				w.bufs.put(buf)
+			}
 			return err
 		}
+		start = len(p) - len(rest)
+	}
+	keep, err := w.cut(c, p[start:])
+	if keep > 0 {
+		w.off += start + keep
+	}
+	return err
+}
+
+// proxy collects and applies c's PROXY header (tcp_accept_haproxy). It
+// reports ok once the header is complete, with the bytes after it; held
+// says they are in c.pbuf rather than in p. A connection that does not
+// begin with a conforming header is closed.
+func (w *worker) proxy(c *conn, p []byte) (rest []byte, held, ok bool) {
+	b := p
+	if c.pbuf != nil {
+		c.pbuf = append(c.pbuf, p...)
+		b = c.pbuf
+	}
+	h, n, err := proxyproto.Parse(b)
+	if errors.Is(err, proxyproto.ErrIncomplete) {
+		if c.pbuf == nil {
+			c.pbuf = append(w.bufs.get(max(len(p), 512)), p...)
+		}
+		return nil, false, false
+	}
+	if err == nil && h.Transport == proxyproto.TransportUDP {
+		// Kamailio refuses every v2 family but TCP over IPv4/IPv6 (§4.4).
+		err = errors.New("PROXY header for a UDP connection")
+	}
+	if err != nil {
+		w.close(c, rejectedProxy, fmt.Errorf("tcp_accept_haproxy: %w", err))
+		return nil, false, false
+	}
+	if !h.Local {
+		if !w.s.tbl.proxied(c.e, h.Src, h.Dst, w.s.cfg.AcceptUnique) {
+			w.close(c, rejectedUnique, fmt.Errorf("tcp_accept_unique: a connection from %v to %v is open", h.Src, h.Dst))
+			return nil, false, false
+		}
+		c.remote, c.local, c.proxied = h.Src, h.Dst, true
+	}
+	c.proxyWait = false
+	w.schedule(c)
+	return b[n:], c.pbuf != nil, true
+}
+
+// cut frames p and handles what it finds: frames go into the batch, pings
+// are answered, Via aliases registered. It returns the length of p that
+// frames refer to.
+func (w *worker) cut(c *conn, p []byte) (keep int, err error) {
+	o := sipframe.Options{AcceptHEP3: w.s.cfg.AcceptHEP3, AcceptNoCL: w.rt.AcceptNoCL, CRLFPing: w.rt.CRLFPing}
+	// The pongs of one read go out in one write: the same bytes, in order,
+	// without a system call per ping.
+	pongs := 0
+	defer func() {
+		for pongs > 0 && !c.dead {
+			k := min(pongs, len(pongBuf)/2)
+			w.writeOwn(c, pongBuf[:2*k])
+			pongs -= k
+		}
+	}()
+	for pos := 0; pos < len(p) || c.fr.held() > 0; {
+		n, r, f, owned, err := c.fr.next(p[pos:], o)
+		if err != nil {
+			return keep, err
+		}
 		pos += n
-		if f == nil {
+		switch r.Kind {
+		case sipframe.Incomplete:
+			return keep, nil
+		case sipframe.Skip:
+			continue
+		case sipframe.Ping:
+			w.st.Pings++
+			pongs++
 			continue
 		}
 		if owned {
 			w.owned = append(w.owned, f)
 		} else {
-			used = pos
+			keep = pos
 		}
+		kind := FrameHEP3
+		if r.Kind == sipframe.SIP {
+			kind = FrameSIP
+			if w.rt.AcceptAliases {
+				w.alias(c, f)
+			}
+		}
+		c.framesIn++
 		w.batch = append(w.batch, Frame{
-			Kind:     FrameHEP3,
+			Kind:     kind,
 			Data:     f[:len(f):len(f)], // an append by the sink must not run into our buffers
 			ConnID:   c.id,
 			Local:    c.local,
 			Remote:   c.remote,
+			Peer:     c.peer,
+			Proxied:  c.proxied,
 			RecvTime: w.now,
 		})
 	}
-	w.off += used
+	return keep, nil
+}
+
+// alias registers the top Via's port of a request carrying ";alias" as
+// another address of c (tcp_accept_aliases, spec §5.2).
+func (w *worker) alias(c *conn, msg []byte) {
+	port, ok := sipframe.TopViaAlias(msg)
+	if !ok {
+		return
+	}
+	a := netip.AddrPortFrom(c.remote.Addr(), port)
+	added, full := w.s.tbl.alias(c.e, a)
+	if added {
+		w.st.Aliases++
+	} else if full {
+		w.s.rlog.Log(slog.LevelWarn, "alias-full", "tcp_accept_aliases: connection has too many aliases",
+			"conn", c.id, "remote", c.remote, "alias", a, "max", maxAliases)
+	}
+}
+
+// writeOwn writes b on c from its own worker (pongs): the same rules as
+// Stack.Write, except that the worker cannot wait for itself, so with
+// tcp_async=no it queues behind data already queued.
+func (w *worker) writeOwn(c *conn, b []byte) {
+	e := c.e
+	e.lastWrite.Store(w.now.UnixNano())
+	if !w.s.cfg.Async {
+		e.wmu.Lock()
+		if e.q.n > 0 {
+			w.s.wqBlocks.Add(int64(e.q.add(b, w.rt.WQBlkSize)))
+			w.s.wqBytes.Add(int64(len(b)))
+			e.enq += uint64(len(b))
+			e.wmu.Unlock()
+			return
+		}
+		e.wmu.Unlock()
+		if err := w.s.blockingWrite(e, b); err != nil {
+			w.close(c, errReason(err), err)
+		}
+		return
+	}
+	e.wmu.Lock()
+	want, err := w.s.queueLocked(e, b, w.now)
+	e.wmu.Unlock()
+	if err != nil {
+		w.close(c, errReason(err), err)
+		return
+	}
+	e.writes.Add(1)
+	if want {
+		w.watch(c)
+	}
+}
+
+// write runs a Write handed over by another goroutine (tcp_fd_cache=no).
+func (w *worker) write(cm cmd) {
+	e := cm.e
+	c := e.c
+	if c.dead {
+		cm.done <- ErrClosed
+		return
+	}
+	if w.s.cfg.Async {
+		e.wmu.Lock()
+		want, err := w.s.queueLocked(e, cm.data, w.now)
+		e.wmu.Unlock()
+		if err != nil {
+			w.close(c, errReason(err), err)
+		} else if want {
+			w.watch(c)
+		}
+		cm.done <- err
+		return
+	}
+	// tcp_async=no: the caller waits until its bytes are written, or for
+	// tcp_send_timeout from its call; the worker never blocks.
+	e.wmu.Lock()
+	rest := cm.data
+	if e.q.n == 0 {
+		n, err := writeSome(e.fd, rest)
+		e.bytesOut.Add(uint64(n))
+		if err != nil {
+			e.wmu.Unlock()
+			w.close(c, errReason(err), err) // answers the waiters too
+			if errReason(err) == closedBySendTimeout {
+				err = fmt.Errorf("%w: %v (TCP_USER_TIMEOUT)", ErrSendTimeout, err)
+			}
+			cm.done <- err
+			return
+		}
+		rest = rest[n:]
+	}
+	if len(rest) == 0 {
+		e.wmu.Unlock()
+		cm.done <- nil
+		return
+	}
+	w.s.wqBlocks.Add(int64(e.q.add(rest, w.rt.WQBlkSize)))
+	w.s.wqBytes.Add(int64(len(rest)))
+	e.enq += uint64(len(rest))
+	e.waiters = append(e.waiters, waiter{end: e.enq, deadline: cm.at.Add(w.rt.SendTimeout), done: cm.done})
+	e.wantSent = true
+	e.wmu.Unlock()
+	w.watch(c)
+}
+
+// sendDeadline is when c's queue times out: tcp_send_timeout after the last
+// progress (tcp_async), or the first waiting Write's deadline. Call with
+// e.wmu held.
+func (w *worker) sendDeadline(e *entry) time.Time {
+	if len(e.waiters) > 0 {
+		return e.waiters[0].deadline
+	}
+	if e.q.n > 0 {
+		return e.qDead
+	}
+	return time.Time{}
+}
+
+// watch starts watching c for writability because its queue is not empty.
+func (w *worker) watch(c *conn) {
+	e := c.e
+	e.wmu.Lock()
+	queued := e.q.n > 0
+	dead := w.sendDeadline(e)
+	e.wmu.Unlock()
+	if !queued || c.dead {
+		return
+	}
+	if !c.writing {
+		if err := w.p.modify(c.fd, wantRead|wantWrite); err != nil {
+			w.close(c, closedByError, err)
+			return
+		}
+		c.writing = true
+	}
+	c.sendDead = dead
+	w.schedule(c)
+}
+
+// flushQueue writes c's queue as far as the socket takes it.
+func (w *worker) flushQueue(c *conn) {
+	e := c.e
+	e.wmu.Lock()
+	n, freed, err := e.q.flush(e.fd)
+	w.s.wqBytes.Add(-int64(n))
+	w.s.wqBlocks.Add(-int64(freed))
+	e.written += uint64(n)
+	e.bytesOut.Add(uint64(n))
+	if n > 0 {
+		e.qDead = w.now.Add(w.rt.SendTimeout) // progress re-arms the deadline
+	}
+	for len(e.waiters) > 0 && e.waiters[0].end <= e.written {
+		e.waiters[0].done <- nil
+		e.waiters = e.waiters[1:]
+	}
+	empty := e.q.n == 0
+	if empty {
+		e.wantSent = false
+	}
+	dead := w.sendDeadline(e)
+	e.wmu.Unlock()
+	if err != nil {
+		w.close(c, errReason(err), fmt.Errorf("write: %w", err))
+		return
+	}
+	if empty {
+		if c.writing {
+			if err := w.p.modify(c.fd, wantRead); err != nil {
+				w.close(c, closedByError, err)
+				return
+			}
+			c.writing = false
+		}
+	}
+	c.sendDead = dead
+	w.schedule(c)
+}
+
+// deliver hands the batch to the sink and returns the indexes of frames it
+// failed (a CheckedSink), cloning the data first with tcp_clone_rcvbuf.
+func (w *worker) deliver() []int {
+	if w.s.cfg.CloneRcvBuf {
+		// One allocation per batch; each frame is a separate sub-slice the
+		// sink may keep.
+		total := 0
+		for i := range w.batch {
+			total += len(w.batch[i].Data)
+		}
+		buf := make([]byte, total)
+		off := 0
+		for i := range w.batch {
+			f := &w.batch[i]
+			n := copy(buf[off:], f.Data)
+			f.Data = buf[off : off+n : off+n]
+			off += n
+		}
+	}
+	if cs, ok := w.s.sink.(CheckedSink); ok {
+		w.failed = cs.DeliverChecked(w.batch, w.failed[:0])
+		return w.failed
+	}
+	w.s.sink.Deliver(w.batch)
 	return nil
 }
 
@@ -351,7 +782,7 @@ func (w *worker) frame(c *conn, p []byte) error {
 func (w *worker) flush() {
 	if len(w.batch) > 0 {
 		t0 := time.Now()
-		w.s.sink.Deliver(w.batch)
+		failed := w.deliver()
 		t1 := time.Now()
 		w.st.DeliverBlocked += t1.Sub(t0)
 		w.st.Deliveries++
@@ -359,6 +790,12 @@ func (w *worker) flush() {
 		// Time went on while Deliver blocked; timers and later frames of this
 		// round see the time it returned.
 		w.now = t1
+		for _, i := range failed {
+			if i < 0 || i >= len(w.batch) {
+				continue
+			}
+			w.processingError(w.batch[i].ConnID)
+		}
 		clear(w.batch) // drop references so closed connections' buffers can go
 		w.batch = w.batch[:0]
 	}
@@ -370,7 +807,19 @@ func (w *worker) flush() {
 	w.off = 0
 }
 
-// expire closes the connections idle for their lifetime.
+// processingError applies tcp_script_mode to a frame the sink failed.
+func (w *worker) processingError(id uint64) {
+	w.st.ProcessingErrors++
+	if w.s.cfg.ScriptMode&1 != 0 {
+		return
+	}
+	if e := w.s.tbl.get(id); e != nil && e.w == w && !e.c.dead {
+		w.close(e.c, closedByProcessing, errors.New("frame processing failed (tcp_script_mode=0)"))
+	}
+}
+
+// expire closes the connections whose PROXY wait, send timeout or lifetime
+// has passed.
 func (w *worker) expire() {
 	for {
 		d, ok := w.timers.next()
@@ -378,20 +827,42 @@ func (w *worker) expire() {
 			return
 		}
 		c := w.timers[0]
-		if real := c.last.Add(c.lifetime); real.After(w.now) {
-			c.deadline = real
-			w.timers.fix(0)
+		if c.proxyWait && !c.proxyDead.After(w.now) {
+			w.close(c, rejectedProxy, fmt.Errorf("tcp_accept_haproxy: no PROXY header within tcp_wait_data (%v)", c.proxyDead.Sub(c.created)))
 			continue
 		}
-		w.close(c, closedByLifetime, nil)
+		if !c.sendDead.IsZero() && !c.sendDead.After(w.now) {
+			e := c.e
+			e.wmu.Lock()
+			dead := w.sendDeadline(e)
+			e.wmu.Unlock()
+			if !dead.IsZero() && !dead.After(w.now) {
+				w.close(c, closedBySendTimeout, fmt.Errorf("%w: queued data made no progress for tcp_send_timeout", ErrSendTimeout))
+				continue
+			}
+			c.sendDead = dead
+		}
+		if c.lifetime >= 0 && !c.lastActivity().Add(c.lifetime).After(w.now) {
+			w.close(c, closedByLifetime, nil)
+			continue
+		}
+		w.schedule(c)
 	}
 }
 
 func (w *worker) close(c *conn, why closeReason, err error) {
+	if c.dead {
+		return
+	}
+	c.dead = true
 	if held := c.fr.held(); held > 0 && err == nil {
-		err = &FrameError{Kind: ErrTruncated, Length: held, Limit: c.fr.limit}
+		err = &FrameError{Kind: ErrTruncated, Held: held, Limit: c.fr.limit}
 	}
 	c.fr.release()
+	if c.pbuf != nil {
+		w.bufs.put(c.pbuf)
+		c.pbuf = nil
+	}
 	if c.fd < len(w.conns) && w.conns[c.fd] == c {
 		w.p.remove(c.fd)
 		w.conns[c.fd] = nil
@@ -399,9 +870,31 @@ func (w *worker) close(c *conn, why closeReason, err error) {
 	if c.hidx >= 0 {
 		w.timers.remove(c)
 	}
+	s := w.s
+	e := c.e
+	s.tbl.remove(e)
+	if s.cfg.FDCache {
+		// Kamailio shuts cached sockets down before closing; here it also
+		// ends a Write blocked on the socket in another goroutine, which
+		// holds e.wmu.
+		unix.Shutdown(c.fd, unix.SHUT_RDWR)
+	}
+	e.wmu.Lock()
+	e.closed = true
+	s.dropQueueLocked(e)
+	werr := ErrClosed
+	if why == closedBySendTimeout {
+		werr = ErrSendTimeout
+	}
+	for _, wt := range e.waiters {
+		wt.done <- werr
+	}
+	e.waiters = nil
 	unix.Close(c.fd)
+	e.fd = -1
+	e.wmu.Unlock()
 	w.nconns.Add(-1)
-	w.s.open.Add(-1)
+	s.open.Add(-1)
 	w.st.Open--
 	switch why {
 	case closedByPeer:
@@ -412,6 +905,16 @@ func (w *worker) close(c *conn, why closeReason, err error) {
 		w.st.ClosedByLifetime++
 	case closedByShutdown:
 		w.st.ClosedByShutdown++
+	case closedBySendTimeout:
+		w.st.ClosedBySendTimeout++
+	case closedByQueue:
+		w.st.ClosedByQueue++
+	case closedByProcessing:
+		w.st.ClosedByProcessing++
+	case rejectedUnique:
+		s.rejUnique.Add(1)
+	case rejectedProxy:
+		s.rejProxy.Add(1)
 	}
 	if err == nil {
 		return
@@ -419,12 +922,44 @@ func (w *worker) close(c *conn, why closeReason, err error) {
 	var fe *FrameError
 	if errors.As(err, &fe) {
 		w.st.FrameErrors.count(fe.Kind)
-		w.s.rlog.Log(slog.LevelWarn, "frame:"+fe.Kind.String(), "tcp connection closed: invalid stream",
+		s.rlog.Log(slog.LevelWarn, "frame:"+fe.Kind.String(), "tcp connection closed: invalid stream",
 			"reason", fe.Kind.String(), "err", err, "local", c.local, "remote", c.remote, "conn", c.id)
 		return
 	}
-	w.s.rlog.Log(slog.LevelWarn, "conn-error", "tcp connection closed on error",
-		"err", err, "local", c.local, "remote", c.remote, "conn", c.id)
+	s.rlog.Log(slog.LevelWarn, "close:"+why.String(), "tcp connection closed",
+		"reason", why.String(), "err", err, "local", c.local, "remote", c.remote, "peer", c.peer, "conn", c.id)
+}
+
+// info describes the worker's connections (Stack.Conns).
+func (w *worker) info() []ConnInfo {
+	var out []ConnInfo
+	for _, c := range w.conns {
+		if c == nil {
+			continue
+		}
+		e := c.e
+		_, _, _, aliases := w.s.tbl.addrs(e)
+		e.wmu.Lock()
+		queued := e.q.n
+		e.wmu.Unlock()
+		state := "open"
+		switch {
+		case c.proxyWait:
+			state = "proxy-wait"
+		case queued > 0:
+			state = "writing"
+		}
+		now := time.Now()
+		out = append(out, ConnInfo{
+			ID: c.id, Worker: w.id, Outbound: c.outbound,
+			Local: c.local, Remote: c.remote, Peer: c.peer, Proxied: c.proxied,
+			Aliases: aliases, State: state,
+			Age: now.Sub(c.created), Idle: now.Sub(c.lastActivity()),
+			BytesIn: c.bytesIn, BytesOut: e.bytesOut.Load(), FramesIn: c.framesIn,
+			WritesOut: e.writes.Load(), WriteQueue: queued,
+		})
+	}
+	return out
 }
 
 func (w *worker) publish() {

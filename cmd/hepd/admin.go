@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hepd/hepd/tcpstack"
 )
 
 // adminHandler serves the admin API: /healthz, /api/v1/stats (JSON) and
@@ -25,13 +30,114 @@ func (s *server) adminHandler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /api/v1/stats", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(s.stats())
+		writeJSON(w, s.stats())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
+	mux.HandleFunc("GET /api/v1/tcp/info", func(w http.ResponseWriter, _ *http.Request) {
+		if s.tcp == nil {
+			writeError(w, http.StatusNotFound, "TCP is disabled (disable_tcp=yes)")
+			return
+		}
+		writeJSON(w, s.tcp.Stats())
+	})
+	mux.HandleFunc("GET /api/v1/tcp/list", func(w http.ResponseWriter, _ *http.Request) {
+		if s.tcp == nil {
+			writeError(w, http.StatusNotFound, "TCP is disabled (disable_tcp=yes)")
+			return
+		}
+		conns := s.tcp.Conns()
+		out := make([]connView, 0, len(conns))
+		for _, c := range conns {
+			out = append(out, newConnView(c))
+		}
+		writeJSON(w, out)
+	})
+	mux.HandleFunc("GET /api/v1/cfg", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, s.cfgValues())
+	})
+	mux.HandleFunc("PUT /api/v1/cfg/{name}", s.setCfg)
+	if s.cfg.AdminToken == "" {
+		return mux
+	}
+	return requireToken(string(s.cfg.AdminToken), mux)
+}
+
+// cfgValues is every parameter's value in effect: the runtime-changeable
+// tcp_* ones as the stack has them now, the others as configured.
+func (s *server) cfgValues() map[string]cfgValue {
+	out := map[string]cfgValue{}
+	for _, p := range params() {
+		if p.name == "admin_token" || p.name == "db_dsn" {
+			continue // secrets stay out of the API
+		}
+		out[p.name] = cfgValue{Value: p.get(&s.cfg)}
+	}
+	if s.tcp != nil {
+		for name, v := range s.tcp.GetParams() {
+			out[name] = cfgValue{Value: v}
+		}
+		for _, name := range tcpstack.RuntimeNames() {
+			v := out[name]
+			v.Runtime = true
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// setCfg changes one parameter at runtime, as Kamailio's cfg.set_now_int
+// does; parameters Kamailio reads only at start-up answer "needs restart".
+func (s *server) setCfg(w http.ResponseWriter, r *http.Request) {
+	name := canonicalParam(r.PathValue("name"))
+	var body struct{ Value *string }
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body.Value == nil {
+		writeError(w, http.StatusBadRequest, `body must be {"value": "..."}`)
+		return
+	}
+	known := slices.ContainsFunc(params(), func(p param) bool { return p.name == name })
+	switch {
+	case s.tcp != nil && slices.Contains(tcpstack.ParamNames(), name):
+		old, now, err := s.tcp.SetParam(name, *body.Value)
+		switch {
+		case errors.Is(err, tcpstack.ErrNeedsRestart):
+			writeError(w, http.StatusConflict, err.Error()+": needs restart")
+		case err != nil:
+			writeError(w, http.StatusBadRequest, err.Error())
+		default:
+			s.log.Info("parameter changed at runtime", "name", name, "old", old, "new", now)
+			writeJSON(w, map[string]string{"name": name, "old": old, "new": now})
+		}
+	case known || slices.Contains(tcpstack.ParamNames(), name):
+		writeError(w, http.StatusConflict, name+": can only be changed by a restart: needs restart")
+	default:
+		writeError(w, http.StatusNotFound, "unknown parameter "+strconv.Quote(name))
+	}
+}
+
+// requireToken lets a request through only with "Authorization: Bearer
+// <token>"; the comparison takes constant time.
+func requireToken(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			writeError(w, http.StatusUnauthorized, "admin API token required (hepd ctl -token, or HEPD_ADMIN_TOKEN)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
 // stats gathers every part's counters; it is what /api/v1/stats returns and
@@ -40,7 +146,7 @@ func (s *server) stats() map[string]any {
 	out := map[string]any{
 		"ingest": s.pipe.Stats(),
 		"store":  s.store.Stats(),
-		"udp":    map[string]uint64{"Datagrams": s.udp.Datagrams()},
+		"udp":    map[string]uint64{"Datagrams": s.udpDatagrams()},
 	}
 	if s.tcp != nil {
 		out["tcp"] = s.tcp.Stats()
@@ -125,4 +231,46 @@ func snake(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// connView is one row of `hepd ctl tcp list`.
+type connView struct {
+	ID        uint64   `json:"id"`
+	Worker    int      `json:"worker"`
+	Direction string   `json:"dir"`
+	Local     string   `json:"local"`
+	Remote    string   `json:"remote"`
+	Proxy     string   `json:"proxy"` // the socket's peer when Remote came from a PROXY header
+	Aliases   []string `json:"aliases"`
+	State     string   `json:"state"`
+	Age       string   `json:"age"`
+	Idle      string   `json:"idle"`
+	BytesIn   uint64   `json:"bytes_in"`
+	BytesOut  uint64   `json:"bytes_out"`
+	FramesIn  uint64   `json:"frames_in"`
+	WritesOut uint64   `json:"writes_out"`
+	WQ        int      `json:"wq_bytes"`
+}
+
+// connColumns is the column order of `hepd ctl tcp list`.
+var connColumns = []string{"id", "worker", "dir", "local", "remote", "proxy", "aliases", "state", "age", "idle",
+	"bytes_in", "bytes_out", "frames_in", "writes_out", "wq_bytes"}
+
+func newConnView(c tcpstack.ConnInfo) connView {
+	v := connView{
+		ID: c.ID, Worker: c.Worker, Direction: "in", Local: c.Local.String(), Remote: c.Remote.String(),
+		Proxy: "-", Aliases: []string{}, State: c.State,
+		Age: c.Age.Round(100 * time.Millisecond).String(), Idle: c.Idle.Round(100 * time.Millisecond).String(),
+		BytesIn: c.BytesIn, BytesOut: c.BytesOut, FramesIn: c.FramesIn, WritesOut: c.WritesOut, WQ: c.WriteQueue,
+	}
+	if c.Outbound {
+		v.Direction = "out"
+	}
+	if c.Proxied {
+		v.Proxy = c.Peer.String()
+	}
+	for _, a := range c.Aliases {
+		v.Aliases = append(v.Aliases, a.String())
+	}
+	return v
 }

@@ -70,9 +70,12 @@ func TestDockerCompose(t *testing.T) {
 	}
 	hep := netip.MustParseAddrPort(string(cfg.HEPListen))
 	admin := netip.MustParseAddrPort(string(cfg.AdminListen))
-	for _, want := range []string{
-		portMapping(hep.Port(), "udp"), portMapping(hep.Port(), "tcp"),
-	} {
+	want := []string{portMapping(hep.Port(), "udp"), portMapping(hep.Port(), "tcp")}
+	for _, a := range cfg.SIPListen {
+		p := netip.MustParseAddrPort(a).Port()
+		want = append(want, portMapping(p, "udp"), portMapping(p, "tcp"))
+	}
+	for _, want := range want {
 		if !contains(hepd.Ports, want) {
 			t.Errorf("hepd ports %v lack %s", hepd.Ports, want)
 		}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"reflect"
@@ -33,14 +34,44 @@ import (
 // the environment, flags.
 type Config struct {
 	HEPListen  Str  `cfg:"hep_listen" env:"HEPD_HEP_LISTEN" default:"0.0.0.0:9060" unit:"ip:port" help:"HEP listen address, for UDP and TCP alike"`
+	SIPListen  List `cfg:"sip_listen" env:"HEPD_SIP_LISTEN" default:"0.0.0.0:5060" unit:"list of ip:port" help:"raw SIP capture addresses, for UDP and TCP alike (like Kamailio's listen=); none captures SIP on hep_listen only"`
 	DisableTCP Bool `cfg:"disable_tcp" env:"HEPD_DISABLE_TCP" default:"no" unit:"bool" help:"open no TCP socket; UDP capture keeps working"`
 	UDPRcvBuf  Int  `cfg:"udp_rcvbuf" env:"HEPD_UDP_RCVBUF" default:"0" unit:"bytes" min:"0" max:"1073741824" help:"SO_RCVBUF of the UDP socket; 0 keeps the kernel default; hepd refuses to start if the kernel caps it (raise net.core.rmem_max)"`
 
-	TCPChildren           Int `cfg:"tcp_children" env:"HEPD_TCP_CHILDREN" default:"8" unit:"count" min:"1" max:"1024" help:"TCP reader workers, each with its own poller and connections"`
-	TCPRdBufSize          Int `cfg:"tcp_rd_buf_size" env:"HEPD_TCP_RD_BUF_SIZE" default:"65536" unit:"bytes" min:"512" max:"16777216" help:"largest message accepted on a TCP connection; a larger one closes the connection (runtime changes apply to new connections)"`
-	TCPMaxConnections     Int `cfg:"tcp_max_connections" env:"HEPD_TCP_MAX_CONNECTIONS" default:"2048" unit:"count" min:"0" max:"2147483647" help:"open TCP connections at most; one more is accepted and closed at once"`
-	TCPConnectionLifetime Int `cfg:"tcp_connection_lifetime" env:"HEPD_TCP_CONNECTION_LIFETIME" default:"120" unit:"s" min:"-1" max:"2147483647" help:"an idle connection is closed after this; each read extends it; -1 means the maximum"`
-	TCPPollMethod         Str `cfg:"tcp_poll_method" env:"HEPD_TCP_POLL_METHOD" default:"none" unit:"name" help:"I/O readiness method of the workers: none (best), epoll_lt, epoll_et, poll, select"`
+	TCPAcceptAliases      Bool `cfg:"tcp_accept_aliases" env:"HEPD_TCP_ACCEPT_ALIASES" default:"no" unit:"bool" help:"a SIP request whose top Via has ;alias registers the Via's sent-by port as an alias of its connection (runtime)"`
+	TCPAcceptHAProxy      Bool `cfg:"tcp_accept_haproxy" env:"HEPD_TCP_ACCEPT_HAPROXY" default:"no" unit:"bool" help:"every TCP connection must begin with a PROXY protocol v1/v2 header within tcp_wait_data; its source is the connection's address"`
+	TCPAcceptHEP3         Bool `cfg:"tcp_accept_hep3" env:"HEPD_TCP_ACCEPT_HEP3" default:"yes" unit:"bool" help:"a message that starts with HEP3 is a HEP3 frame; otherwise every TCP message is read as SIP"`
+	TCPAcceptNoCL         Bool `cfg:"tcp_accept_no_cl" env:"HEPD_TCP_ACCEPT_NO_CL" default:"no" unit:"bool" help:"accept a SIP message without Content-Length over TCP (it ends at the end of its headers); no closes the connection (runtime)"`
+	TCPAcceptUnique       Bool `cfg:"tcp_accept_unique" env:"HEPD_TCP_ACCEPT_UNIQUE" default:"no" unit:"bool" help:"refuse a second connection from the same source ip:port"`
+	TCPAsync              Bool `cfg:"tcp_async" env:"HEPD_TCP_ASYNC" alias:"tcp_buf_write" default:"yes" unit:"bool" help:"writes that would block are queued (tcp_conn_wq_max, tcp_wq_max) instead of blocking the writer; alias tcp_buf_write"`
+	TCPChildren           Int  `cfg:"tcp_children" env:"HEPD_TCP_CHILDREN" default:"8" unit:"count" min:"1" max:"1024" help:"TCP reader workers, each with its own poller and connections"`
+	TCPCloneRcvBuf        Bool `cfg:"tcp_clone_rcvbuf" env:"HEPD_TCP_CLONE_RCVBUF" default:"no" unit:"bool" help:"hand each message on as its own copy instead of a view of the read buffer"`
+	TCPConnectionLifetime Int  `cfg:"tcp_connection_lifetime" env:"HEPD_TCP_CONNECTION_LIFETIME" default:"120" unit:"s" min:"-1" max:"2147483647" help:"a connection idle this long is closed; each read extends it; -1 means the maximum (runtime, for new connections)"`
+	TCPConnectionMatch    Int  `cfg:"tcp_connection_match" env:"HEPD_TCP_CONNECTION_MATCH" default:"0" unit:"mode" min:"0" max:"1" help:"outbound reuse: 0 matches an existing connection by remote address or alias, 1 also by local address"`
+	TCPConnectTimeout     Int  `cfg:"tcp_connect_timeout" env:"HEPD_TCP_CONNECT_TIMEOUT" default:"10" unit:"s" min:"-1" max:"134217727" help:"an outbound connect that takes longer fails; -1 means the default (runtime)"`
+	TCPConnWQMax          Int  `cfg:"tcp_conn_wq_max" env:"HEPD_TCP_CONN_WQ_MAX" default:"32768" unit:"bytes" min:"0" max:"1048576" help:"queued bytes per connection at most; more closes it (runtime)"`
+	TCPCRLFPing           Bool `cfg:"tcp_crlf_ping" env:"HEPD_TCP_CRLF_PING" default:"yes" unit:"bool" help:"answer a CRLFCRLF keep-alive with CRLF (runtime)"`
+	TCPDeferAccept        Int  `cfg:"tcp_defer_accept" env:"HEPD_TCP_DEFER_ACCEPT" default:"0" unit:"s" min:"0" max:"3600" help:"TCP_DEFER_ACCEPT on the listener: a connection is accepted only once it has data; 0 is off"`
+	TCPDelayedAck         Bool `cfg:"tcp_delayed_ack" env:"HEPD_TCP_DELAYED_ACK" default:"yes" unit:"bool" help:"keep delayed ACKs on outbound connections; no sets TCP_QUICKACK (runtime)"`
+	TCPFDCache            Bool `cfg:"tcp_fd_cache" env:"HEPD_TCP_FD_CACHE" default:"yes" unit:"bool" help:"a writer outside a connection's worker writes on the socket directly; no hands the bytes to the worker"`
+	TCPKeepalive          Bool `cfg:"tcp_keepalive" env:"HEPD_TCP_KEEPALIVE" default:"yes" unit:"bool" help:"SO_KEEPALIVE on TCP sockets (runtime, for new outbound sockets)"`
+	TCPKeepCnt            Int  `cfg:"tcp_keepcnt" env:"HEPD_TCP_KEEPCNT" default:"0" unit:"count" min:"0" max:"1024" help:"TCP_KEEPCNT; 0 keeps the kernel's; non-zero turns tcp_keepalive on (runtime)"`
+	TCPKeepIdle           Int  `cfg:"tcp_keepidle" env:"HEPD_TCP_KEEPIDLE" default:"0" unit:"s" min:"0" max:"86400" help:"TCP_KEEPIDLE; 0 keeps the kernel's; non-zero turns tcp_keepalive on (runtime)"`
+	TCPKeepIntvl          Int  `cfg:"tcp_keepintvl" env:"HEPD_TCP_KEEPINTVL" default:"0" unit:"s" min:"0" max:"86400" help:"TCP_KEEPINTVL; 0 keeps the kernel's; non-zero turns tcp_keepalive on (runtime)"`
+	TCPLinger2            Int  `cfg:"tcp_linger2" env:"HEPD_TCP_LINGER2" default:"0" unit:"s" min:"0" max:"3600" help:"TCP_LINGER2 (FIN_WAIT2 lifetime); 0 keeps the kernel's (runtime)"`
+	TCPMaxConnections     Int  `cfg:"tcp_max_connections" env:"HEPD_TCP_MAX_CONNECTIONS" default:"2048" unit:"count" min:"0" max:"2147483647" help:"open TCP connections at most; one more is accepted and closed at once (runtime, up to the start-up value)"`
+	TCPNoConnect          Bool `cfg:"tcp_no_connect" env:"HEPD_TCP_NO_CONNECT" default:"no" unit:"bool" help:"refuse new outbound connections (runtime)"`
+	TCPPollMethod         Str  `cfg:"tcp_poll_method" env:"HEPD_TCP_POLL_METHOD" default:"none" unit:"name" help:"I/O readiness method of the workers: none (best), epoll_lt, epoll_et, poll, select"`
+	TCPRdBufSize          Int  `cfg:"tcp_rd_buf_size" env:"HEPD_TCP_RD_BUF_SIZE" default:"65536" unit:"bytes" min:"512" max:"16777216" help:"largest message accepted on a TCP connection; a larger one closes the connection (runtime, for new connections)"`
+	TCPReusePort          Bool `cfg:"tcp_reuse_port" env:"HEPD_TCP_REUSE_PORT" default:"no" unit:"bool" help:"SO_REUSEPORT: several hepd processes may listen on one port"`
+	TCPScriptMode         Int  `cfg:"tcp_script_mode" env:"HEPD_TCP_SCRIPT_MODE" default:"0" unit:"mode" min:"0" max:"1" help:"a message that cannot be stored (no Call-ID, no CSeq): 0 closes its connection, 1 goes on"`
+	TCPSendTimeout        Int  `cfg:"tcp_send_timeout" env:"HEPD_TCP_SEND_TIMEOUT" default:"10" unit:"s" min:"-1" max:"2147483647" help:"a connection whose writes cannot drain for this long is closed; also TCP_USER_TIMEOUT (runtime)"`
+	TCPSourceIPv4         Str  `cfg:"tcp_source_ipv4" env:"HEPD_TCP_SOURCE_IPV4" default:"" unit:"ip" help:"source address of outbound IPv4 connections; empty lets the kernel choose"`
+	TCPSourceIPv6         Str  `cfg:"tcp_source_ipv6" env:"HEPD_TCP_SOURCE_IPV6" default:"" unit:"ip" help:"source address of outbound IPv6 connections; empty lets the kernel choose"`
+	TCPSynCnt             Int  `cfg:"tcp_syncnt" env:"HEPD_TCP_SYNCNT" default:"0" unit:"count" min:"0" max:"1024" help:"TCP_SYNCNT (SYN retries) of outbound connections; 0 keeps the kernel's (runtime)"`
+	TCPWaitData           Int  `cfg:"tcp_wait_data" env:"HEPD_TCP_WAIT_DATA" default:"5000" unit:"ms" min:"0" max:"7200000" help:"how long a new connection may take to send its PROXY header (tcp_accept_haproxy) (runtime)"`
+	TCPWQBlkSize          Int  `cfg:"tcp_wq_blk_size" env:"HEPD_TCP_WQ_BLK_SIZE" default:"2100" unit:"bytes" min:"1" max:"65535" help:"block size of the write queues (runtime)"`
+	TCPWQMax              Int  `cfg:"tcp_wq_max" env:"HEPD_TCP_WQ_MAX" default:"10485760" unit:"bytes" min:"0" max:"1073741824" help:"queued bytes over all connections at most (runtime)"`
 
 	DBDSN       Str `cfg:"db_dsn" env:"HEPD_DB_DSN" default:"" unit:"dsn" help:"PostgreSQL to write to; empty starts hepd's own local cluster under data_dir"`
 	DataDir     Str `cfg:"data_dir" env:"HEPD_DATA_DIR" default:"" unit:"path" help:"folder for hepd's own PostgreSQL cluster (when db_dsn is empty); empty means ./hepd-data, or /var/lib/hepd when run as root"`
@@ -66,6 +97,7 @@ type Config struct {
 	ALegHeaders   List `cfg:"aleg_headers" env:"HEPD_ALEG_HEADERS" default:"" unit:"list" help:"headers carrying the A-leg Call-ID (e.g. X-CID), used as correlation_id when the agent sent none"`
 	ForceALegID   Bool `cfg:"force_aleg_id" env:"HEPD_FORCE_ALEG_ID" default:"no" unit:"bool" help:"prefer the A-leg header over the agent's correlation id"`
 
+	AdminToken      Str `cfg:"admin_token" env:"HEPD_ADMIN_TOKEN" default:"" unit:"string" help:"when set, every admin API request needs 'Authorization: Bearer <token>' (hepd ctl -token)"`
 	AdminListen     Str `cfg:"admin_listen" env:"HEPD_ADMIN_LISTEN" default:"127.0.0.1:9096" unit:"ip:port" help:"admin HTTP API and /metrics; empty disables it"`
 	LogLevel        Str `cfg:"log_level" env:"HEPD_LOG_LEVEL" default:"info" unit:"name" oneof:"debug,info,warn,error" help:"least severe log level written"`
 	ShutdownTimeout Int `cfg:"shutdown_timeout" env:"HEPD_SHUTDOWN_TIMEOUT" default:"60" unit:"s" min:"1" max:"3600" help:"how long SIGTERM waits for readers to drain and batches to be written"`
@@ -74,6 +106,7 @@ type Config struct {
 // param describes one Config field, read from its tags.
 type param struct {
 	name, env, def, unit, help string
+	alias                      string // another name Kamailio accepts (tcp_buf_write)
 	min, max                   *int64
 	oneof                      []string
 	index                      int
@@ -86,7 +119,7 @@ func params() []param {
 		f := t.Field(i)
 		p := param{
 			name: f.Tag.Get("cfg"), env: f.Tag.Get("env"), def: f.Tag.Get("default"),
-			unit: f.Tag.Get("unit"), help: f.Tag.Get("help"), index: i,
+			unit: f.Tag.Get("unit"), help: f.Tag.Get("help"), index: i, alias: f.Tag.Get("alias"),
 		}
 		if v, ok := f.Tag.Lookup("min"); ok {
 			n, _ := strconv.ParseInt(v, 10, 64)
@@ -157,10 +190,14 @@ func loadConfig(args []string, environ map[string]string, stderr io.Writer) (Con
 	}
 	var flagged []flagValue
 	for _, p := range ps {
-		fs.Func(p.name, p.help+" (default "+strconv.Quote(p.def)+")", func(v string) error {
+		set := func(v string) error {
 			flagged = append(flagged, flagValue{p, v})
 			return nil
-		})
+		}
+		fs.Func(p.name, p.help+" (default "+strconv.Quote(p.def)+")", set)
+		if p.alias != "" {
+			fs.Func(p.alias, "alias of -"+p.name, set)
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -199,6 +236,9 @@ func parseConfigFile(r io.Reader, path string, c *Config, from map[string]string
 	byName := map[string]param{}
 	for _, p := range params() {
 		byName[p.name] = p
+		if p.alias != "" {
+			byName[p.alias] = p
+		}
 	}
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
@@ -252,6 +292,17 @@ func commentStart(line string) int {
 // parseEnv reads HEPD_* variables with caarlos0/env and names the variable
 // in any error.
 func parseEnv(c *Config, environ map[string]string, from map[string]string) error {
+	// An alias's variable (HEPD_TCP_BUF_WRITE) stands in for the
+	// parameter's own when that is unset.
+	for _, p := range params() {
+		aliasEnv := "HEPD_" + strings.ToUpper(p.alias)
+		if v, ok := environ[aliasEnv]; ok && p.alias != "" {
+			if _, set := environ[p.env]; !set {
+				environ = maps.Clone(environ)
+				environ[p.env] = v
+			}
+		}
+	}
 	err := env.ParseWithOptions(c, env.Options{
 		Environment: environ,
 		OnSet: func(tag string, _ any, isDefault bool) {
@@ -319,11 +370,36 @@ func validate(c *Config, from map[string]string) error {
 			return &ValueError{Param: h.name, Value: h.list.String(), From: from[h.name], Reason: err.Error()}
 		}
 	}
-	for _, check := range []struct {
+	for _, ip := range []struct {
+		name  string
+		value Str
+		v4    bool
+	}{{"tcp_source_ipv4", c.TCPSourceIPv4, true}, {"tcp_source_ipv6", c.TCPSourceIPv6, false}} {
+		if ip.value == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(string(ip.value))
+		if err != nil || a.Is4() != ip.v4 || a.Zone() != "" {
+			want := "an IPv6 address"
+			if ip.v4 {
+				want = "an IPv4 address"
+			}
+			return &ValueError{Param: ip.name, Value: string(ip.value), From: from[ip.name], Reason: "want " + want + " of this host, or empty"}
+		}
+	}
+	listen := []struct {
 		name  string
 		value Str
 		empty bool
-	}{{"hep_listen", c.HEPListen, false}, {"admin_listen", c.AdminListen, true}} {
+	}{{"hep_listen", c.HEPListen, false}, {"admin_listen", c.AdminListen, true}}
+	for _, a := range c.SIPListen {
+		listen = append(listen, struct {
+			name  string
+			value Str
+			empty bool
+		}{"sip_listen", Str(a), false})
+	}
+	for _, check := range listen {
 		if check.empty && check.value == "" {
 			continue
 		}

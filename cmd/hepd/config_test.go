@@ -6,9 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hepd/hepd/tcpstack"
 )
 
 func TestDefaults(t *testing.T) {
@@ -36,16 +39,23 @@ func TestDefaults(t *testing.T) {
 // sampleValues gives each parameter a valid non-default value.
 func sampleValues() map[string]string {
 	return map[string]string{
-		"hep_listen": "127.0.0.1:19060", "disable_tcp": "yes", "udp_rcvbuf": "1048576",
+		"hep_listen": "127.0.0.1:19060", "sip_listen": "127.0.0.1:15060,[::1]:15060", "disable_tcp": "yes", "udp_rcvbuf": "1048576",
 		"tcp_children": "3", "tcp_rd_buf_size": "32768", "tcp_max_connections": "100",
 		"tcp_connection_lifetime": "30", "tcp_poll_method": "epoll_et",
+		"tcp_accept_aliases": "yes", "tcp_accept_haproxy": "yes", "tcp_accept_hep3": "no", "tcp_accept_no_cl": "yes",
+		"tcp_accept_unique": "yes", "tcp_async": "no", "tcp_clone_rcvbuf": "yes", "tcp_connection_match": "1",
+		"tcp_connect_timeout": "3", "tcp_conn_wq_max": "65536", "tcp_crlf_ping": "no", "tcp_defer_accept": "2",
+		"tcp_delayed_ack": "no", "tcp_fd_cache": "no", "tcp_keepalive": "no", "tcp_keepcnt": "3", "tcp_keepidle": "30",
+		"tcp_keepintvl": "10", "tcp_linger2": "5", "tcp_no_connect": "yes", "tcp_reuse_port": "yes",
+		"tcp_script_mode": "1", "tcp_send_timeout": "4", "tcp_source_ipv4": "127.0.0.2", "tcp_source_ipv6": "::1",
+		"tcp_syncnt": "2", "tcp_wait_data": "1500", "tcp_wq_blk_size": "4096", "tcp_wq_max": "1048576",
 		"db_dsn": "postgres://u:p@db:5432/homer_data", "data_dir": "/srv/hepd", "local_db_port": "6543",
 		"db_batch_rows": "500", "db_flush_ms": "50", "db_writers": "4", "db_max_pending": "1000",
 		"db_part_sip": "2h", "db_part_qos": "12h", "db_part_log": "1h", "db_part_isup": "1d",
 		"db_drop_days": "7", "db_drop_days_call": "3", "db_drop_days_register": "2", "db_drop_days_default": "1",
 		"sip_headers": "callid,method,cseq,via", "custom_headers": "X-Foo,P-Charging-Vector",
 		"aleg_headers": "X-CID", "force_aleg_id": "on",
-		"admin_listen": "127.0.0.1:19096", "log_level": "debug", "shutdown_timeout": "5",
+		"admin_listen": "127.0.0.1:19096", "admin_token": "s3cret", "log_level": "debug", "shutdown_timeout": "5",
 	}
 }
 
@@ -166,6 +176,7 @@ func TestInvalidValues(t *testing.T) {
 		{"force_aleg_id", "si", []string{"want yes/no"}},
 		{"udp_rcvbuf", "-1", []string{"allowed: 0 to"}},
 		{"hep_listen", "9060", []string{"want IP:port"}},
+		{"sip_listen", "127.0.0.1:5060,tcp:127.0.0.1:5060", []string{"want IP:port"}},
 		{"hep_listen", "localhost:9060", []string{"want IP:port"}},
 		{"admin_listen", "*:80", []string{"want IP:port"}},
 		{"local_db_port", "70000", []string{"allowed: 1 to 65535"}},
@@ -188,6 +199,21 @@ func TestInvalidValues(t *testing.T) {
 		{"tcp_poll_method", "/dev/poll", []string{"not available on linux"}},
 		{"tcp_poll_method", "sigio_rt", []string{"not implemented by hepd"}},
 		{"tcp_poll_method", "fastest", []string{"unknown method"}},
+		{"tcp_accept_haproxy", "maybe", []string{"want yes/no"}},
+		{"tcp_connection_match", "2", []string{"allowed: 0 to 1"}},
+		{"tcp_connect_timeout", "-2", []string{"allowed: -1 to 134217727"}},
+		{"tcp_conn_wq_max", "2000000", []string{"allowed: 0 to 1048576"}},
+		{"tcp_keepcnt", "2000", []string{"allowed: 0 to 1024"}},
+		{"tcp_keepidle", "90000", []string{"allowed: 0 to 86400"}},
+		{"tcp_linger2", "-1", []string{"allowed: 0 to 3600"}},
+		{"tcp_script_mode", "2", []string{"allowed: 0 to 1"}},
+		{"tcp_source_ipv4", "::1", []string{"want an IPv4 address"}},
+		{"tcp_source_ipv6", "10.0.0.1", []string{"want an IPv6 address"}},
+		{"tcp_source_ipv4", "host.example", []string{"want an IPv4 address"}},
+		{"tcp_syncnt", "1025", []string{"allowed: 0 to 1024"}},
+		{"tcp_wait_data", "7200001", []string{"allowed: 0 to 7200000"}},
+		{"tcp_wq_blk_size", "0", []string{"allowed: 1 to 65535"}},
+		{"tcp_wq_max", "-5", []string{"allowed: 0 to 1073741824"}},
 		{"log_level", "loud", []string{"allowed: debug, info, warn, error"}},
 		{"shutdown_timeout", "0", []string{"allowed: 1 to 3600"}},
 	} {
@@ -287,4 +313,34 @@ func paramByName(t *testing.T, name string) param {
 	}
 	t.Fatalf("no parameter %s", name)
 	return param{}
+}
+
+// TestTCPDefaultsMatchStack: hepd's documented tcp_* defaults are the
+// stack's own (Kamailio's, with hepd's listed differences).
+func TestTCPDefaultsMatchStack(t *testing.T) {
+	got := tcpConfig(defaultConfig(), nil)
+	want := tcpstack.DefaultConfig()
+	want.Listen = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("tcp defaults differ:\nhepd  %+v\nstack %+v", got, want)
+	}
+}
+
+// TestKamailioAlias: tcp_buf_write is Kamailio's other name of tcp_async.
+func TestKamailioAlias(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hepd.cfg")
+	os.WriteFile(file, []byte("tcp_buf_write = no\n"), 0o644)
+	for _, src := range []struct {
+		args    []string
+		environ map[string]string
+	}{
+		{[]string{"-config", file}, nil},
+		{[]string{"-tcp_buf_write", "no"}, nil},
+		{nil, map[string]string{"HEPD_TCP_BUF_WRITE": "no"}},
+	} {
+		c, err := loadConfig(src.args, src.environ, io.Discard)
+		if err != nil || c.TCPAsync {
+			t.Errorf("%v %v: tcp_async=%v err=%v, want no", src.args, src.environ, c.TCPAsync, err)
+		}
+	}
 }

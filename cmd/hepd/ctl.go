@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -137,17 +138,23 @@ func (c ctlClient) tcpList(out io.Writer) error {
 		fmt.Fprintln(out, "no connections")
 		return nil
 	}
-	cols := make([]string, 0, len(conns[0]))
-	for k := range conns[0] {
-		cols = append(cols, k)
-	}
-	sort.Strings(cols)
+	cols := connColumns
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.ToUpper(strings.Join(cols, "\t")))
 	for _, conn := range conns {
 		vals := make([]string, len(cols))
 		for i, k := range cols {
-			vals[i] = fmt.Sprint(conn[k])
+			switch v := conn[k].(type) {
+			case []any:
+				vals[i] = "-"
+				if len(v) > 0 {
+					vals[i] = strings.Trim(fmt.Sprint(v), "[]")
+				}
+			case float64:
+				vals[i] = strconv.FormatFloat(v, 'f', -1, 64)
+			default:
+				vals[i] = fmt.Sprint(v)
+			}
 		}
 		fmt.Fprintln(tw, strings.Join(vals, "\t"))
 	}

@@ -60,6 +60,7 @@ type hepdProc struct {
 	cmd   *exec.Cmd
 	log   *lockedBuffer
 	hep   netip.AddrPort // UDP and TCP
+	sip   netip.AddrPort // raw SIP, UDP and TCP
 	admin string
 	done  chan struct{}
 	err   error
@@ -89,13 +90,18 @@ func freeHEPPort(t *testing.T) netip.AddrPort {
 // and waits until it captures.
 func startHepd(t *testing.T, bin string, env map[string]string) *hepdProc {
 	t.Helper()
-	h := &hepdProc{log: &lockedBuffer{}, hep: freeHEPPort(t), done: make(chan struct{})}
+	h := &hepdProc{log: &lockedBuffer{}, hep: freeHEPPort(t), sip: freeHEPPort(t), done: make(chan struct{})}
 	h.admin = freeHEPPort(t).String()
 	vars := map[string]string{
 		"HEPD_HEP_LISTEN":   h.hep.String(),
+		"HEPD_SIP_LISTEN":   h.sip.String(),
 		"HEPD_ADMIN_LISTEN": h.admin,
 		"HEPD_TCP_CHILDREN": "2",
 		"HEPD_DB_FLUSH_MS":  "50",
+		// Fewer, larger SIP partitions than the default: each test starts on
+		// a fresh database, and creating 288 hourly partitions with their
+		// indexes is most of a start-up (the store's tests cover the layout).
+		"HEPD_DB_PART_SIP": "6h",
 	}
 	for k, v := range env {
 		vars[k] = v

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -66,7 +67,7 @@ type server struct {
 	log   *slog.Logger
 	store *store.Store
 	pipe  *ingest.Pipeline
-	udp   *ingest.UDPSource
+	udp   []*ingest.UDPSource
 	tcp   *tcpstack.Stack
 }
 
@@ -115,17 +116,27 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 
-	listen := netip.MustParseAddrPort(string(cfg.HEPListen)) // validated by loadConfig
-	s.udp, err = ingest.ListenUDP(listen, ingest.UDPOptions{ReadBuffer: int(cfg.UDPRcvBuf)}, s.pipe, log)
-	if err != nil {
+	// Every address takes both HEP and SIP; which one a message is is
+	// decided per datagram and per message on a stream.
+	listen := listenAddrs(cfg)
+	closeAll := func() {
+		for _, u := range s.udp {
+			u.Close()
+		}
 		st.Close(context.Background())
-		return err
+	}
+	for _, a := range listen {
+		u, err := ingest.ListenUDP(a, ingest.UDPOptions{ReadBuffer: int(cfg.UDPRcvBuf)}, s.pipe, log)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		s.udp = append(s.udp, u)
 	}
 	if !cfg.DisableTCP {
 		s.tcp, err = tcpstack.New(tcpConfig(cfg, listen), s.pipe, log)
 		if err != nil {
-			s.udp.Close()
-			st.Close(context.Background())
+			closeAll()
 			return err
 		}
 	}
@@ -134,8 +145,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.AdminListen != "" {
 		ln, err := net.Listen("tcp", string(cfg.AdminListen))
 		if err != nil {
-			s.udp.Close()
-			st.Close(context.Background())
+			closeAll()
 			return fmt.Errorf("admin_listen: %w", err)
 		}
 		admin = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -145,11 +155,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	udpCtx, stopUDP := context.WithCancel(context.Background())
 	var udpDone sync.WaitGroup
-	udpDone.Go(func() { s.udp.Run(udpCtx) })
+	var udpAddrs []string
+	for _, u := range s.udp {
+		udpDone.Go(func() { u.Run(udpCtx) })
+		udpAddrs = append(udpAddrs, u.Addr().String())
+	}
 	if s.tcp != nil {
 		s.tcp.Start()
 	}
-	log.Info("hepd capturing", "hep_udp", s.udp.Addr().String(), "hep_tcp", tcpAddrs(s.tcp))
+	log.Info("hepd capturing", "udp", strings.Join(udpAddrs, ","), "tcp", tcpAddrs(s.tcp))
 
 	<-ctx.Done()
 	log.Info("shutting down: draining readers, then flushing batches")
@@ -182,7 +196,7 @@ func (s *server) logFinal() {
 	args := []any{
 		"hep_received", ps.Received, "records", ps.Records,
 		"rows_committed", ss.RowsCommitted, "rows_rejected", ss.RowsRejected, "rows_lost", ss.RowsLost,
-		"udp_datagrams", s.udp.Datagrams(),
+		"udp_datagrams", s.udpDatagrams(),
 	}
 	if s.tcp != nil {
 		ts := s.tcp.Stats()
@@ -210,6 +224,26 @@ func clusterDir(dataDir string) (string, error) {
 		return "", fmt.Errorf("data_dir: %w", err)
 	}
 	return filepath.Join(dataDir, "pg"), nil
+}
+
+func (s *server) udpDatagrams() uint64 {
+	var n uint64
+	for _, u := range s.udp {
+		n += u.Datagrams()
+	}
+	return n
+}
+
+// listenAddrs is hep_listen followed by the sip_listen addresses, each once.
+func listenAddrs(c Config) []netip.AddrPort {
+	out := []netip.AddrPort{netip.MustParseAddrPort(string(c.HEPListen))} // validated by loadConfig
+	for _, a := range c.SIPListen {
+		ap := netip.MustParseAddrPort(a)
+		if !slices.Contains(out, ap) {
+			out = append(out, ap)
+		}
+	}
+	return out
 }
 
 func tcpAddrs(st *tcpstack.Stack) string {

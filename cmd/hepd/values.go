@@ -75,10 +75,15 @@ func parseKamailioInt(s string) (int64, error) {
 }
 
 // List is a comma-separated list of names; blanks around items are trimmed.
+// "none" is the empty list, for where an empty value cannot be written (an
+// empty environment variable counts as unset).
 type List []string
 
 func (l *List) UnmarshalText(t []byte) error {
 	*l = nil
+	if strings.TrimSpace(string(t)) == "none" {
+		return nil
+	}
 	for _, item := range strings.Split(string(t), ",") {
 		if item = strings.TrimSpace(item); item != "" {
 			*l = append(*l, item)

@@ -9,19 +9,54 @@ import (
 )
 
 // tcpConfig maps the tcp_* parameters onto the stack's configuration.
-func tcpConfig(c Config, listen netip.AddrPort) tcpstack.Config {
-	lifetime := time.Duration(c.TCPConnectionLifetime) * time.Second
-	if c.TCPConnectionLifetime < 0 {
-		lifetime = -1 // Kamailio: a negative lifetime means the maximum
+func tcpConfig(c Config, listen []netip.AddrPort) tcpstack.Config {
+	sec := func(v Int) time.Duration {
+		if v < 0 {
+			return -1 // Kamailio: a negative timeout means the default or maximum
+		}
+		return time.Duration(v) * time.Second
 	}
-	return tcpstack.Config{
-		Listen:             []netip.AddrPort{listen},
-		Children:           int(c.TCPChildren),
-		RdBufSize:          int(c.TCPRdBufSize),
-		MaxConnections:     int(c.TCPMaxConnections),
-		ConnectionLifetime: lifetime,
-		PollMethod:         string(c.TCPPollMethod),
+	src := func(s Str) netip.Addr {
+		a, _ := netip.ParseAddr(string(s)) // validated by loadConfig; empty is the zero Addr
+		return a
 	}
+	tc := tcpstack.DefaultConfig()
+	tc.Listen = listen
+	tc.Children = int(c.TCPChildren)
+	tc.RdBufSize = int(c.TCPRdBufSize)
+	tc.MaxConnections = int(c.TCPMaxConnections)
+	tc.ConnectionLifetime = sec(c.TCPConnectionLifetime)
+	tc.PollMethod = string(c.TCPPollMethod)
+	tc.AcceptAliases = bool(c.TCPAcceptAliases)
+	tc.AcceptHAProxy = bool(c.TCPAcceptHAProxy)
+	tc.AcceptHEP3 = bool(c.TCPAcceptHEP3)
+	tc.AcceptNoCL = bool(c.TCPAcceptNoCL)
+	tc.AcceptUnique = bool(c.TCPAcceptUnique)
+	tc.Async = bool(c.TCPAsync)
+	tc.CloneRcvBuf = bool(c.TCPCloneRcvBuf)
+	tc.ConnectionMatch = int(c.TCPConnectionMatch)
+	tc.ConnectTimeout = sec(c.TCPConnectTimeout)
+	tc.ConnWQMax = int(c.TCPConnWQMax)
+	tc.CRLFPing = bool(c.TCPCRLFPing)
+	tc.DeferAccept = int(c.TCPDeferAccept)
+	tc.DelayedAck = bool(c.TCPDelayedAck)
+	tc.FDCache = bool(c.TCPFDCache)
+	tc.KeepAlive = bool(c.TCPKeepalive)
+	tc.KeepCnt = int(c.TCPKeepCnt)
+	tc.KeepIdle = int(c.TCPKeepIdle)
+	tc.KeepIntvl = int(c.TCPKeepIntvl)
+	tc.Linger2 = int(c.TCPLinger2)
+	tc.NoConnect = bool(c.TCPNoConnect)
+	tc.ReusePort = bool(c.TCPReusePort)
+	tc.ScriptMode = int(c.TCPScriptMode)
+	tc.SendTimeout = sec(c.TCPSendTimeout)
+	tc.SourceIPv4 = src(c.TCPSourceIPv4)
+	tc.SourceIPv6 = src(c.TCPSourceIPv6)
+	tc.SynCnt = int(c.TCPSynCnt)
+	tc.WaitData = time.Duration(c.TCPWaitData) * time.Millisecond
+	tc.WQBlkSize = int(c.TCPWQBlkSize)
+	tc.WQMax = int(c.TCPWQMax)
+	return tc
 }
 
 // storeConfig maps the db_* parameters onto the store's configuration.
