@@ -114,6 +114,62 @@ func TestDockerCompose(t *testing.T) {
 	}
 }
 
+// TestDockerComposeCluster: the cluster profile runs two hepd nodes that
+// require PROXY headers behind HAProxy, whose configuration sends them to
+// the nodes' capture port and checks their admin port.
+func TestDockerComposeCluster(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Services map[string]struct {
+			Profiles    []string          `yaml:"profiles"`
+			Environment map[string]string `yaml:"environment"`
+			Volumes     []string          `yaml:"volumes"`
+			Ports       []string          `yaml:"ports"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	haproxyCfg, err := os.ReadFile("../../deploy/haproxy.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"hepd-a", "hepd-b"} {
+		node, ok := f.Services[name]
+		if !ok || !contains(node.Profiles, "cluster") {
+			t.Fatalf("service %s missing or not in the cluster profile", name)
+		}
+		cfg, err := loadConfig(nil, node.Environment, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: hepd refuses its environment: %v", name, err)
+		}
+		if !cfg.TCPAcceptHAProxy {
+			t.Errorf("%s does not require the PROXY header", name)
+		}
+		hep := netip.MustParseAddrPort(string(cfg.HEPListen))
+		admin := netip.MustParseAddrPort(string(cfg.AdminListen))
+		if !strings.Contains(string(haproxyCfg), "server "+name+" "+name+":"+itoa(int(hep.Port()))) {
+			t.Errorf("deploy/haproxy.cfg does not send to %s:%d", name, hep.Port())
+		}
+		if !strings.Contains(string(haproxyCfg), "check port "+itoa(int(admin.Port()))) {
+			t.Errorf("deploy/haproxy.cfg does not check the admin port %d", admin.Port())
+		}
+	}
+	if !strings.Contains(string(haproxyCfg), "send-proxy-v2") {
+		t.Error("deploy/haproxy.cfg does not send PROXY v2 headers")
+	}
+	hp, ok := f.Services["haproxy"]
+	if !ok || !contains(hp.Profiles, "cluster") || len(hp.Ports) == 0 {
+		t.Fatal("no haproxy service with published ports in the cluster profile")
+	}
+	if len(hp.Volumes) == 0 || !strings.HasPrefix(hp.Volumes[0], "./deploy/haproxy.cfg:") {
+		t.Errorf("haproxy does not mount deploy/haproxy.cfg: %v", hp.Volumes)
+	}
+}
+
 func portMapping(port uint16, proto string) string {
 	p := itoa(int(port))
 	return p + ":" + p + "/" + proto

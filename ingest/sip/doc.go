@@ -30,6 +30,8 @@
 //     username comes from the first Authorization or Proxy-Authorization
 //     header that carries one. Via is the whole first Via header; ViaBranch
 //     and ViaAlias come from its first comma-separated element (the top Via).
+//     A parameter given twice (";tag=a;tag=b") is also taken from its first
+//     occurrence.
 //   - A-leg headers are searched in configured order: the first configured
 //     name that is present wins, wherever it appears in the message.
 //   - Folded header values keep their line breaks: a value spanning
