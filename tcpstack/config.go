@@ -53,7 +53,8 @@ type Config struct {
 	// 120 s (Kamailio counts whole seconds; hepd takes any duration).
 	// Negative means never. hepd closes on time, without Kamailio's 5–12 s of
 	// slack (spec §11.10). Runtime: yes (connection_lifetime); as in Kamailio
-	// a connection keeps the value it was made with.
+	// a connection keeps the value it was made with while it only receives,
+	// and a send re-arms it with the value configured at the send.
 	ConnectionLifetime time.Duration
 
 	// PollMethod is tcp_poll_method: the readiness mechanism of the acceptor
@@ -393,7 +394,7 @@ type Runtime struct {
 	// RdBufSize is rd_buf_size, bytes, 512…16777216; new connections.
 	RdBufSize int
 	// ConnectionLifetime is connection_lifetime; negative means never. New
-	// connections; existing ones keep theirs, as in Kamailio.
+	// connections, and existing ones at their next send, as in Kamailio.
 	ConnectionLifetime time.Duration
 	// ConnectTimeout is connect_timeout, up to 134217727 s; negative means
 	// the default (10 s). Later Dials.

@@ -6,7 +6,7 @@
 // (Stack.Dial).
 //
 // Its knobs are Kamailio's tcp_* core parameters with the same names,
-// defaults and meaning (see /work/shared/spec/tcp-params.md); every deliberate
+// defaults and meaning (the project's tcp-params notes describe Kamailio's); every deliberate
 // difference is documented where the parameter is declared, in Config. The
 // admin API reads and changes them by name (Stack.GetParams, Stack.SetParam,
 // RuntimeNames); the runtime-changeable ones live in one immutable Runtime

@@ -19,6 +19,7 @@ var ErrNeedsRestart = errors.New("can only be changed by a restart")
 // and how to read and (for runtime ones) change it.
 type param struct {
 	name string // config-file name, tcp_*
+	unit string
 	cfg  string // Kamailio cfg name, "" if not in the cfg framework
 	neg  bool   // the intno grammar: a leading minus is allowed (spec §0.1)
 	get  func(c *Config, r *Runtime) string
@@ -57,65 +58,65 @@ func secs(v int64) time.Duration {
 }
 
 var params = []param{
-	{name: "disable_tcp", get: func(*Config, *Runtime) string { return "no" }},
-	{name: "tcp_accept_aliases", cfg: "accept_aliases", get: func(_ *Config, r *Runtime) string { return fmtBool(r.AcceptAliases) },
+	{name: "disable_tcp", unit: "bool", get: func(*Config, *Runtime) string { return "no" }},
+	{name: "tcp_accept_aliases", unit: "bool", cfg: "accept_aliases", get: func(_ *Config, r *Runtime) string { return fmtBool(r.AcceptAliases) },
 		set: func(r *Runtime, v int64) { r.AcceptAliases = v != 0 }},
-	{name: "tcp_accept_haproxy", get: func(c *Config, _ *Runtime) string { return fmtBool(c.AcceptHAProxy) }},
-	{name: "tcp_accept_hep3", get: func(c *Config, _ *Runtime) string { return fmtBool(c.AcceptHEP3) }},
-	{name: "tcp_accept_no_cl", cfg: "accept_no_cl", get: func(_ *Config, r *Runtime) string { return fmtBool(r.AcceptNoCL) },
+	{name: "tcp_accept_haproxy", unit: "bool", get: func(c *Config, _ *Runtime) string { return fmtBool(c.AcceptHAProxy) }},
+	{name: "tcp_accept_hep3", unit: "bool", get: func(c *Config, _ *Runtime) string { return fmtBool(c.AcceptHEP3) }},
+	{name: "tcp_accept_no_cl", unit: "bool", cfg: "accept_no_cl", get: func(_ *Config, r *Runtime) string { return fmtBool(r.AcceptNoCL) },
 		set: func(r *Runtime, v int64) { r.AcceptNoCL = v != 0 }},
-	{name: "tcp_accept_unique", get: func(c *Config, _ *Runtime) string { return fmtBool(c.AcceptUnique) }},
-	{name: "tcp_async", cfg: "async", get: func(c *Config, _ *Runtime) string { return fmtBool(c.Async) }},
-	{name: "tcp_children", get: func(c *Config, _ *Runtime) string { return fmtInt(c.Children) }},
-	{name: "tcp_clone_rcvbuf", get: func(c *Config, _ *Runtime) string { return fmtBool(c.CloneRcvBuf) }},
-	{name: "tcp_connection_lifetime", cfg: "connection_lifetime", neg: true,
+	{name: "tcp_accept_unique", unit: "bool", get: func(c *Config, _ *Runtime) string { return fmtBool(c.AcceptUnique) }},
+	{name: "tcp_async", unit: "bool", cfg: "async", get: func(c *Config, _ *Runtime) string { return fmtBool(c.Async) }},
+	{name: "tcp_children", unit: "count", get: func(c *Config, _ *Runtime) string { return fmtInt(c.Children) }},
+	{name: "tcp_clone_rcvbuf", unit: "bool", get: func(c *Config, _ *Runtime) string { return fmtBool(c.CloneRcvBuf) }},
+	{name: "tcp_connection_lifetime", unit: "s", cfg: "connection_lifetime", neg: true,
 		get: func(_ *Config, r *Runtime) string { return fmtSec(r.ConnectionLifetime) },
 		set: func(r *Runtime, v int64) { r.ConnectionLifetime = secs(v) }},
-	{name: "tcp_connection_match", get: func(c *Config, _ *Runtime) string { return fmtInt(c.ConnectionMatch) }},
-	{name: "tcp_connect_timeout", cfg: "connect_timeout", neg: true,
+	{name: "tcp_connection_match", unit: "0/1", get: func(c *Config, _ *Runtime) string { return fmtInt(c.ConnectionMatch) }},
+	{name: "tcp_connect_timeout", unit: "s", cfg: "connect_timeout", neg: true,
 		get: func(_ *Config, r *Runtime) string { return fmtSec(r.ConnectTimeout) },
 		set: func(r *Runtime, v int64) { r.ConnectTimeout = secs(v) }},
-	{name: "tcp_conn_wq_max", cfg: "conn_wq_max", get: func(_ *Config, r *Runtime) string { return fmtInt(r.ConnWQMax) },
+	{name: "tcp_conn_wq_max", unit: "bytes", cfg: "conn_wq_max", get: func(_ *Config, r *Runtime) string { return fmtInt(r.ConnWQMax) },
 		set: func(r *Runtime, v int64) { r.ConnWQMax = int(v) }},
-	{name: "tcp_crlf_ping", cfg: "crlf_ping", get: func(_ *Config, r *Runtime) string { return fmtBool(r.CRLFPing) },
+	{name: "tcp_crlf_ping", unit: "bool", cfg: "crlf_ping", get: func(_ *Config, r *Runtime) string { return fmtBool(r.CRLFPing) },
 		set: func(r *Runtime, v int64) { r.CRLFPing = v != 0 }},
-	{name: "tcp_defer_accept", cfg: "defer_accept", get: func(c *Config, _ *Runtime) string { return fmtInt(c.DeferAccept) }},
-	{name: "tcp_delayed_ack", cfg: "delayed_ack", get: func(_ *Config, r *Runtime) string { return fmtBool(r.DelayedAck) },
+	{name: "tcp_defer_accept", unit: "s", cfg: "defer_accept", get: func(c *Config, _ *Runtime) string { return fmtInt(c.DeferAccept) }},
+	{name: "tcp_delayed_ack", unit: "bool", cfg: "delayed_ack", get: func(_ *Config, r *Runtime) string { return fmtBool(r.DelayedAck) },
 		set: func(r *Runtime, v int64) { r.DelayedAck = v != 0 }},
-	{name: "tcp_fd_cache", cfg: "fd_cache", get: func(c *Config, _ *Runtime) string { return fmtBool(c.FDCache) }},
-	{name: "tcp_keepalive", cfg: "keepalive", get: func(_ *Config, r *Runtime) string { return fmtBool(r.KeepAlive) },
+	{name: "tcp_fd_cache", unit: "bool", cfg: "fd_cache", get: func(c *Config, _ *Runtime) string { return fmtBool(c.FDCache) }},
+	{name: "tcp_keepalive", unit: "bool", cfg: "keepalive", get: func(_ *Config, r *Runtime) string { return fmtBool(r.KeepAlive) },
 		set: func(r *Runtime, v int64) { r.KeepAlive = v != 0 }},
-	{name: "tcp_keepcnt", cfg: "keepcnt", get: func(_ *Config, r *Runtime) string { return fmtInt(r.KeepCnt) },
+	{name: "tcp_keepcnt", unit: "count", cfg: "keepcnt", get: func(_ *Config, r *Runtime) string { return fmtInt(r.KeepCnt) },
 		set: func(r *Runtime, v int64) { r.KeepCnt = int(v) }},
-	{name: "tcp_keepidle", cfg: "keepidle", get: func(_ *Config, r *Runtime) string { return fmtInt(r.KeepIdle) },
+	{name: "tcp_keepidle", unit: "s", cfg: "keepidle", get: func(_ *Config, r *Runtime) string { return fmtInt(r.KeepIdle) },
 		set: func(r *Runtime, v int64) { r.KeepIdle = int(v) }},
-	{name: "tcp_keepintvl", cfg: "keepintvl", get: func(_ *Config, r *Runtime) string { return fmtInt(r.KeepIntvl) },
+	{name: "tcp_keepintvl", unit: "s", cfg: "keepintvl", get: func(_ *Config, r *Runtime) string { return fmtInt(r.KeepIntvl) },
 		set: func(r *Runtime, v int64) { r.KeepIntvl = int(v) }},
-	{name: "tcp_linger2", cfg: "linger2", get: func(_ *Config, r *Runtime) string { return fmtInt(r.Linger2) },
+	{name: "tcp_linger2", unit: "s", cfg: "linger2", get: func(_ *Config, r *Runtime) string { return fmtInt(r.Linger2) },
 		set: func(r *Runtime, v int64) { r.Linger2 = int(v) }},
-	{name: "tcp_max_connections", cfg: "max_connections", get: func(_ *Config, r *Runtime) string { return fmtInt(r.MaxConnections) },
+	{name: "tcp_max_connections", unit: "count", cfg: "max_connections", get: func(_ *Config, r *Runtime) string { return fmtInt(r.MaxConnections) },
 		set: func(r *Runtime, v int64) { r.MaxConnections = int(v) }},
-	{name: "tcp_no_connect", cfg: "no_connect", get: func(_ *Config, r *Runtime) string { return fmtBool(r.NoConnect) },
+	{name: "tcp_no_connect", unit: "bool", cfg: "no_connect", get: func(_ *Config, r *Runtime) string { return fmtBool(r.NoConnect) },
 		set: func(r *Runtime, v int64) { r.NoConnect = v != 0 }},
-	{name: "tcp_poll_method", get: func(c *Config, _ *Runtime) string { return c.PollMethod }},
-	{name: "tcp_rd_buf_size", cfg: "rd_buf_size", get: func(_ *Config, r *Runtime) string { return fmtInt(r.RdBufSize) },
+	{name: "tcp_poll_method", unit: "name", get: func(c *Config, _ *Runtime) string { return c.PollMethod }},
+	{name: "tcp_rd_buf_size", unit: "bytes", cfg: "rd_buf_size", get: func(_ *Config, r *Runtime) string { return fmtInt(r.RdBufSize) },
 		set: func(r *Runtime, v int64) { r.RdBufSize = int(v) }},
-	{name: "tcp_reuse_port", cfg: "reuse_port", get: func(_ *Config, r *Runtime) string { return fmtBool(r.ReusePort) },
+	{name: "tcp_reuse_port", unit: "bool", cfg: "reuse_port", get: func(_ *Config, r *Runtime) string { return fmtBool(r.ReusePort) },
 		set: func(r *Runtime, v int64) { r.ReusePort = v != 0 }},
-	{name: "tcp_script_mode", get: func(c *Config, _ *Runtime) string { return fmtInt(c.ScriptMode) }},
-	{name: "tcp_send_timeout", cfg: "send_timeout", neg: true,
+	{name: "tcp_script_mode", unit: "bitmask", get: func(c *Config, _ *Runtime) string { return fmtInt(c.ScriptMode) }},
+	{name: "tcp_send_timeout", unit: "s", cfg: "send_timeout", neg: true,
 		get: func(_ *Config, r *Runtime) string { return fmtSec(r.SendTimeout) },
 		set: func(r *Runtime, v int64) { r.SendTimeout = secs(v) }},
-	{name: "tcp_source_ipv4", get: func(c *Config, _ *Runtime) string { return addrString(c.SourceIPv4) }},
-	{name: "tcp_source_ipv6", get: func(c *Config, _ *Runtime) string { return addrString(c.SourceIPv6) }},
-	{name: "tcp_syncnt", cfg: "syncnt", get: func(_ *Config, r *Runtime) string { return fmtInt(r.SynCnt) },
+	{name: "tcp_source_ipv4", unit: "IPv4", get: func(c *Config, _ *Runtime) string { return addrString(c.SourceIPv4) }},
+	{name: "tcp_source_ipv6", unit: "IPv6", get: func(c *Config, _ *Runtime) string { return addrString(c.SourceIPv6) }},
+	{name: "tcp_syncnt", unit: "count", cfg: "syncnt", get: func(_ *Config, r *Runtime) string { return fmtInt(r.SynCnt) },
 		set: func(r *Runtime, v int64) { r.SynCnt = int(v) }},
-	{name: "tcp_wait_data", cfg: "wait_data_ms", neg: true,
+	{name: "tcp_wait_data", unit: "ms", cfg: "wait_data_ms", neg: true,
 		get: func(_ *Config, r *Runtime) string { return strconv.FormatInt(r.WaitData.Milliseconds(), 10) },
 		set: func(r *Runtime, v int64) { r.WaitData = time.Duration(max(v, -1)) * time.Millisecond }},
-	{name: "tcp_wq_blk_size", cfg: "wq_blk_size", get: func(_ *Config, r *Runtime) string { return fmtInt(r.WQBlkSize) },
+	{name: "tcp_wq_blk_size", unit: "bytes", cfg: "wq_blk_size", get: func(_ *Config, r *Runtime) string { return fmtInt(r.WQBlkSize) },
 		set: func(r *Runtime, v int64) { r.WQBlkSize = int(v) }},
-	{name: "tcp_wq_max", cfg: "wq_max", get: func(_ *Config, r *Runtime) string { return fmtInt(r.WQMax) },
+	{name: "tcp_wq_max", unit: "bytes", cfg: "wq_max", get: func(_ *Config, r *Runtime) string { return fmtInt(r.WQMax) },
 		set: func(r *Runtime, v int64) { r.WQMax = int(v) }},
 }
 
@@ -140,6 +141,28 @@ func lookupParam(name string) (*param, bool) {
 		}
 	}
 	return nil, false
+}
+
+// ParamInfo describes one parameter for configuration loaders, the admin
+// API and documentation.
+type ParamInfo struct {
+	Name    string // config-file name (tcp_keepidle)
+	CfgName string // Kamailio cfg-framework name (keepidle), "" if none
+	Unit    string // bool, s, ms, bytes, count, …
+	Default string // hepd's default, as GetParams writes it
+	Runtime bool   // SetParam can change it
+}
+
+// Params describes every tcp_* parameter (and disable_tcp), sorted by name.
+func Params() []ParamInfo {
+	def := DefaultConfig()
+	rt := runtimeOf(def)
+	out := make([]ParamInfo, len(params))
+	for i, p := range params {
+		out[i] = ParamInfo{Name: p.name, CfgName: p.cfg, Unit: p.unit, Default: p.get(&def, &rt), Runtime: p.set != nil}
+	}
+	slices.SortFunc(out, func(a, b ParamInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // RuntimeNames returns the config-file names of the parameters SetParam can

@@ -73,6 +73,12 @@ func TestDefaults(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("GetParams has %d names, want %d", len(got), len(want))
 	}
+	runtime := RuntimeNames()
+	for _, p := range Params() {
+		if p.Default != want[p.Name] || p.Unit == "" || p.Runtime != slices.Contains(runtime, p.Name) {
+			t.Errorf("Params: %+v", p)
+		}
+	}
 }
 
 func TestSetParam(t *testing.T) {

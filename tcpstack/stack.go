@@ -239,9 +239,10 @@ func (s *Stack) Stats() Stats {
 	return st
 }
 
-// Conns describes every open connection. Each worker answers for its own
-// connections through its command queue, so no goroutine reads another's
-// state; a stopped stack has none.
+// Conns describes every open connection, ordered by id. Each worker answers
+// for its own connections through its command queue, so no goroutine reads
+// another's state; a worker blocked in Sink.Deliver answers when Deliver
+// returns. A stopped stack has none.
 func (s *Stack) Conns() []ConnInfo {
 	var out []ConnInfo
 	chans := make([]chan []ConnInfo, 0, len(s.workers))

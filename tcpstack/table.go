@@ -30,8 +30,10 @@ type entry struct {
 	listed        bool // in the table (false once removed)
 
 	lastWrite atomic.Int64 // unix ns of the last send attempt (tcp_connection_lifetime)
+	sendLife  atomic.Int64 // tcp_connection_lifetime in effect at that send (ns; < 0: never)
 	bytesOut  atomic.Uint64
 	writes    atomic.Uint64 // successful writes
+	closing   atomic.Uint32 // closeReason+1 once the owner has begun closing
 
 	// The write side, guarded by wmu: the socket (so a writer never uses a
 	// descriptor that was closed and reused), the queue and its deadline.

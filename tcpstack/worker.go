@@ -86,7 +86,7 @@ const (
 
 var (
 	crlf    = []byte("\r\n")
-	pongBuf = bytes.Repeat(crlf, 256) // read-only
+	pongBuf = bytes.Repeat(crlf, 4096) // read-only
 )
 
 // worker is one of the tcp_children readers.
@@ -358,13 +358,28 @@ func (w *worker) add(c *conn) {
 	w.schedule(c)
 }
 
-// lastActivity is the later of the last read and the last send attempt:
-// both keep a connection alive (tcp_connection_lifetime, spec §1.10).
+// lastActivity is the later of the last read and the last send attempt.
 func (c *conn) lastActivity() time.Time {
 	if lw := c.e.lastWrite.Load(); lw > c.last.UnixNano() {
 		return time.Unix(0, lw)
 	}
 	return c.last
+}
+
+// lifeDeadline is when c's tcp_connection_lifetime ends. Both directions
+// count as activity; as in Kamailio, a read keeps the lifetime the
+// connection was made with, and a send re-arms it with the value configured
+// at the send (spec §1.10). A connection made with "never" is not scheduled
+// by a later send.
+func (c *conn) lifeDeadline() (time.Time, bool) {
+	life, at := c.lifetime, c.last
+	if lw := c.e.lastWrite.Load(); lw > c.last.UnixNano() {
+		life, at = time.Duration(c.e.sendLife.Load()), time.Unix(0, lw)
+	}
+	if life < 0 {
+		return time.Time{}, false
+	}
+	return at.Add(life), true
 }
 
 // nextDeadline is the earliest of c's deadlines: lifetime, PROXY wait and
@@ -375,8 +390,8 @@ func (c *conn) nextDeadline() (d time.Time, ok bool) {
 			d, ok = t, true
 		}
 	}
-	if c.lifetime >= 0 {
-		consider(c.lastActivity().Add(c.lifetime))
+	if ld, has := c.lifeDeadline(); has {
+		consider(ld)
 	}
 	if c.proxyWait {
 		consider(c.proxyDead)
@@ -597,7 +612,7 @@ func (w *worker) alias(c *conn, msg []byte) {
 // tcp_async=no it queues behind data already queued.
 func (w *worker) writeOwn(c *conn, b []byte) {
 	e := c.e
-	e.lastWrite.Store(w.now.UnixNano())
+	e.touch(w.rt, w.now)
 	if !w.s.cfg.Async {
 		e.wmu.Lock()
 		if e.q.n > 0 {
@@ -842,7 +857,7 @@ func (w *worker) expire() {
 			}
 			c.sendDead = dead
 		}
-		if c.lifetime >= 0 && !c.lastActivity().Add(c.lifetime).After(w.now) {
+		if ld, has := c.lifeDeadline(); has && !ld.After(w.now) {
 			w.close(c, closedByLifetime, nil)
 			continue
 		}
@@ -873,10 +888,11 @@ func (w *worker) close(c *conn, why closeReason, err error) {
 	s := w.s
 	e := c.e
 	s.tbl.remove(e)
+	e.closing.Store(uint32(why) + 1)
 	if s.cfg.FDCache {
 		// Kamailio shuts cached sockets down before closing; here it also
 		// ends a Write blocked on the socket in another goroutine, which
-		// holds e.wmu.
+		// holds e.wmu (and learns the reason from e.closing).
 		unix.Shutdown(c.fd, unix.SHUT_RDWR)
 	}
 	e.wmu.Lock()

@@ -125,7 +125,7 @@ func (s *Stack) Write(id uint64, b []byte) error {
 	if e == nil {
 		return fmt.Errorf("tcpstack: write to connection %d: %w", id, ErrClosed)
 	}
-	e.lastWrite.Store(time.Now().UnixNano())
+	e.touch(s.rt.Load(), time.Now())
 	if len(b) == 0 {
 		return nil
 	}
@@ -248,6 +248,15 @@ func (s *Stack) blockingWrite(e *entry, b []byte) error {
 // report: a kernel timeout is tcp_send_timeout's TCP_USER_TIMEOUT.
 func (s *Stack) writeFailedLocked(e *entry, err error) error {
 	why := errReason(err)
+	if r := e.closing.Load(); r > 0 {
+		// The owner is closing the socket under us (the shutdown ended our
+		// write): its reason is the one to report.
+		why = closeReason(r - 1)
+		if why != closedBySendTimeout {
+			s.failLocked(e, why)
+			return fmt.Errorf("%w (%v)", ErrClosed, why)
+		}
+	}
 	s.failLocked(e, why)
 	if why == closedBySendTimeout {
 		return fmt.Errorf("%w: %v (TCP_USER_TIMEOUT)", ErrSendTimeout, err)
@@ -271,4 +280,11 @@ func (s *Stack) dropQueueLocked(e *entry) {
 	s.wqBytes.Add(-int64(e.q.n))
 	s.wqBlocks.Add(-int64(len(e.q.blocks)))
 	e.q = wqueue{}
+}
+
+// touch records a send attempt: as in Kamailio, it re-arms the connection's
+// lifetime with the value configured now (spec §1.10).
+func (e *entry) touch(rt *Runtime, now time.Time) {
+	e.sendLife.Store(int64(rt.ConnectionLifetime))
+	e.lastWrite.Store(now.UnixNano())
 }

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hepd/hepd/tcpstack"
@@ -22,7 +23,7 @@ import (
 // /metrics (Prometheus). It listens on loopback unless configured otherwise.
 func (s *server) adminHandler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(statsCollector{s})
 
 	mux := http.NewServeMux()

@@ -38,40 +38,40 @@ type Config struct {
 	DisableTCP Bool `cfg:"disable_tcp" env:"HEPD_DISABLE_TCP" default:"no" unit:"bool" help:"open no TCP socket; UDP capture keeps working"`
 	UDPRcvBuf  Int  `cfg:"udp_rcvbuf" env:"HEPD_UDP_RCVBUF" default:"0" unit:"bytes" min:"0" max:"1073741824" help:"SO_RCVBUF of the UDP socket; 0 keeps the kernel default; hepd refuses to start if the kernel caps it (raise net.core.rmem_max)"`
 
-	TCPAcceptAliases      Bool `cfg:"tcp_accept_aliases" env:"HEPD_TCP_ACCEPT_ALIASES" default:"no" unit:"bool" help:"a SIP request whose top Via has ;alias registers the Via's sent-by port as an alias of its connection (runtime)"`
+	TCPAcceptAliases      Bool `cfg:"tcp_accept_aliases" env:"HEPD_TCP_ACCEPT_ALIASES" default:"no" unit:"bool" help:"a SIP request whose top Via has ;alias registers the Via's sent-by port as an alias of its connection"`
 	TCPAcceptHAProxy      Bool `cfg:"tcp_accept_haproxy" env:"HEPD_TCP_ACCEPT_HAPROXY" default:"no" unit:"bool" help:"every TCP connection must begin with a PROXY protocol v1/v2 header within tcp_wait_data; its source is the connection's address"`
 	TCPAcceptHEP3         Bool `cfg:"tcp_accept_hep3" env:"HEPD_TCP_ACCEPT_HEP3" default:"yes" unit:"bool" help:"a message that starts with HEP3 is a HEP3 frame; otherwise every TCP message is read as SIP"`
-	TCPAcceptNoCL         Bool `cfg:"tcp_accept_no_cl" env:"HEPD_TCP_ACCEPT_NO_CL" default:"no" unit:"bool" help:"accept a SIP message without Content-Length over TCP (it ends at the end of its headers); no closes the connection (runtime)"`
+	TCPAcceptNoCL         Bool `cfg:"tcp_accept_no_cl" env:"HEPD_TCP_ACCEPT_NO_CL" default:"no" unit:"bool" help:"accept a SIP message without Content-Length over TCP (it ends at the end of its headers); no closes the connection"`
 	TCPAcceptUnique       Bool `cfg:"tcp_accept_unique" env:"HEPD_TCP_ACCEPT_UNIQUE" default:"no" unit:"bool" help:"refuse a second connection from the same source ip:port"`
 	TCPAsync              Bool `cfg:"tcp_async" env:"HEPD_TCP_ASYNC" alias:"tcp_buf_write" default:"yes" unit:"bool" help:"writes that would block are queued (tcp_conn_wq_max, tcp_wq_max) instead of blocking the writer; alias tcp_buf_write"`
 	TCPChildren           Int  `cfg:"tcp_children" env:"HEPD_TCP_CHILDREN" default:"8" unit:"count" min:"1" max:"1024" help:"TCP reader workers, each with its own poller and connections"`
 	TCPCloneRcvBuf        Bool `cfg:"tcp_clone_rcvbuf" env:"HEPD_TCP_CLONE_RCVBUF" default:"no" unit:"bool" help:"hand each message on as its own copy instead of a view of the read buffer"`
-	TCPConnectionLifetime Int  `cfg:"tcp_connection_lifetime" env:"HEPD_TCP_CONNECTION_LIFETIME" default:"120" unit:"s" min:"-1" max:"2147483647" help:"a connection idle this long is closed; each read extends it; -1 means the maximum (runtime, for new connections)"`
+	TCPConnectionLifetime Int  `cfg:"tcp_connection_lifetime" env:"HEPD_TCP_CONNECTION_LIFETIME" default:"120" unit:"s" min:"-1" max:"2147483647" help:"a connection idle this long is closed; each read extends it; -1 means the maximum; runtime changes apply to new connections"`
 	TCPConnectionMatch    Int  `cfg:"tcp_connection_match" env:"HEPD_TCP_CONNECTION_MATCH" default:"0" unit:"mode" min:"0" max:"1" help:"outbound reuse: 0 matches an existing connection by remote address or alias, 1 also by local address"`
-	TCPConnectTimeout     Int  `cfg:"tcp_connect_timeout" env:"HEPD_TCP_CONNECT_TIMEOUT" default:"10" unit:"s" min:"-1" max:"134217727" help:"an outbound connect that takes longer fails; -1 means the default (runtime)"`
-	TCPConnWQMax          Int  `cfg:"tcp_conn_wq_max" env:"HEPD_TCP_CONN_WQ_MAX" default:"32768" unit:"bytes" min:"0" max:"1048576" help:"queued bytes per connection at most; more closes it (runtime)"`
-	TCPCRLFPing           Bool `cfg:"tcp_crlf_ping" env:"HEPD_TCP_CRLF_PING" default:"yes" unit:"bool" help:"answer a CRLFCRLF keep-alive with CRLF (runtime)"`
+	TCPConnectTimeout     Int  `cfg:"tcp_connect_timeout" env:"HEPD_TCP_CONNECT_TIMEOUT" default:"10" unit:"s" min:"-1" max:"134217727" help:"an outbound connect that takes longer fails; -1 means the default"`
+	TCPConnWQMax          Int  `cfg:"tcp_conn_wq_max" env:"HEPD_TCP_CONN_WQ_MAX" default:"32768" unit:"bytes" min:"0" max:"1048576" help:"queued bytes per connection at most; more closes it"`
+	TCPCRLFPing           Bool `cfg:"tcp_crlf_ping" env:"HEPD_TCP_CRLF_PING" default:"yes" unit:"bool" help:"answer a CRLFCRLF keep-alive with CRLF"`
 	TCPDeferAccept        Int  `cfg:"tcp_defer_accept" env:"HEPD_TCP_DEFER_ACCEPT" default:"0" unit:"s" min:"0" max:"3600" help:"TCP_DEFER_ACCEPT on the listener: a connection is accepted only once it has data; 0 is off"`
-	TCPDelayedAck         Bool `cfg:"tcp_delayed_ack" env:"HEPD_TCP_DELAYED_ACK" default:"yes" unit:"bool" help:"keep delayed ACKs on outbound connections; no sets TCP_QUICKACK (runtime)"`
+	TCPDelayedAck         Bool `cfg:"tcp_delayed_ack" env:"HEPD_TCP_DELAYED_ACK" default:"yes" unit:"bool" help:"keep delayed ACKs on outbound connections; no sets TCP_QUICKACK"`
 	TCPFDCache            Bool `cfg:"tcp_fd_cache" env:"HEPD_TCP_FD_CACHE" default:"yes" unit:"bool" help:"a writer outside a connection's worker writes on the socket directly; no hands the bytes to the worker"`
-	TCPKeepalive          Bool `cfg:"tcp_keepalive" env:"HEPD_TCP_KEEPALIVE" default:"yes" unit:"bool" help:"SO_KEEPALIVE on TCP sockets (runtime, for new outbound sockets)"`
-	TCPKeepCnt            Int  `cfg:"tcp_keepcnt" env:"HEPD_TCP_KEEPCNT" default:"0" unit:"count" min:"0" max:"1024" help:"TCP_KEEPCNT; 0 keeps the kernel's; non-zero turns tcp_keepalive on (runtime)"`
-	TCPKeepIdle           Int  `cfg:"tcp_keepidle" env:"HEPD_TCP_KEEPIDLE" default:"0" unit:"s" min:"0" max:"86400" help:"TCP_KEEPIDLE; 0 keeps the kernel's; non-zero turns tcp_keepalive on (runtime)"`
-	TCPKeepIntvl          Int  `cfg:"tcp_keepintvl" env:"HEPD_TCP_KEEPINTVL" default:"0" unit:"s" min:"0" max:"86400" help:"TCP_KEEPINTVL; 0 keeps the kernel's; non-zero turns tcp_keepalive on (runtime)"`
-	TCPLinger2            Int  `cfg:"tcp_linger2" env:"HEPD_TCP_LINGER2" default:"0" unit:"s" min:"0" max:"3600" help:"TCP_LINGER2 (FIN_WAIT2 lifetime); 0 keeps the kernel's (runtime)"`
-	TCPMaxConnections     Int  `cfg:"tcp_max_connections" env:"HEPD_TCP_MAX_CONNECTIONS" default:"2048" unit:"count" min:"0" max:"2147483647" help:"open TCP connections at most; one more is accepted and closed at once (runtime, up to the start-up value)"`
-	TCPNoConnect          Bool `cfg:"tcp_no_connect" env:"HEPD_TCP_NO_CONNECT" default:"no" unit:"bool" help:"refuse new outbound connections (runtime)"`
+	TCPKeepalive          Bool `cfg:"tcp_keepalive" env:"HEPD_TCP_KEEPALIVE" default:"yes" unit:"bool" help:"SO_KEEPALIVE on TCP sockets; runtime changes apply to new outbound sockets"`
+	TCPKeepCnt            Int  `cfg:"tcp_keepcnt" env:"HEPD_TCP_KEEPCNT" default:"0" unit:"count" min:"0" max:"1024" help:"TCP_KEEPCNT; 0 keeps the kernel's; non-zero turns tcp_keepalive on"`
+	TCPKeepIdle           Int  `cfg:"tcp_keepidle" env:"HEPD_TCP_KEEPIDLE" default:"0" unit:"s" min:"0" max:"86400" help:"TCP_KEEPIDLE; 0 keeps the kernel's; non-zero turns tcp_keepalive on"`
+	TCPKeepIntvl          Int  `cfg:"tcp_keepintvl" env:"HEPD_TCP_KEEPINTVL" default:"0" unit:"s" min:"0" max:"86400" help:"TCP_KEEPINTVL; 0 keeps the kernel's; non-zero turns tcp_keepalive on"`
+	TCPLinger2            Int  `cfg:"tcp_linger2" env:"HEPD_TCP_LINGER2" default:"0" unit:"s" min:"0" max:"3600" help:"TCP_LINGER2 (FIN_WAIT2 lifetime); 0 keeps the kernel's"`
+	TCPMaxConnections     Int  `cfg:"tcp_max_connections" env:"HEPD_TCP_MAX_CONNECTIONS" default:"2048" unit:"count" min:"0" max:"2147483647" help:"open TCP connections at most; one more is accepted and closed at once; a runtime value is capped at the start-up value"`
+	TCPNoConnect          Bool `cfg:"tcp_no_connect" env:"HEPD_TCP_NO_CONNECT" default:"no" unit:"bool" help:"refuse new outbound connections"`
 	TCPPollMethod         Str  `cfg:"tcp_poll_method" env:"HEPD_TCP_POLL_METHOD" default:"none" unit:"name" help:"I/O readiness method of the workers: none (best), epoll_lt, epoll_et, poll, select"`
-	TCPRdBufSize          Int  `cfg:"tcp_rd_buf_size" env:"HEPD_TCP_RD_BUF_SIZE" default:"65536" unit:"bytes" min:"512" max:"16777216" help:"largest message accepted on a TCP connection; a larger one closes the connection (runtime, for new connections)"`
+	TCPRdBufSize          Int  `cfg:"tcp_rd_buf_size" env:"HEPD_TCP_RD_BUF_SIZE" default:"65536" unit:"bytes" min:"512" max:"16777216" help:"largest message accepted on a TCP connection; a larger one closes the connection; runtime changes apply to new connections"`
 	TCPReusePort          Bool `cfg:"tcp_reuse_port" env:"HEPD_TCP_REUSE_PORT" default:"no" unit:"bool" help:"SO_REUSEPORT: several hepd processes may listen on one port"`
 	TCPScriptMode         Int  `cfg:"tcp_script_mode" env:"HEPD_TCP_SCRIPT_MODE" default:"0" unit:"mode" min:"0" max:"1" help:"a message that cannot be stored (no Call-ID, no CSeq): 0 closes its connection, 1 goes on"`
-	TCPSendTimeout        Int  `cfg:"tcp_send_timeout" env:"HEPD_TCP_SEND_TIMEOUT" default:"10" unit:"s" min:"-1" max:"2147483647" help:"a connection whose writes cannot drain for this long is closed; also TCP_USER_TIMEOUT (runtime)"`
+	TCPSendTimeout        Int  `cfg:"tcp_send_timeout" env:"HEPD_TCP_SEND_TIMEOUT" default:"10" unit:"s" min:"-1" max:"2147483647" help:"a connection whose writes cannot drain for this long is closed; also TCP_USER_TIMEOUT"`
 	TCPSourceIPv4         Str  `cfg:"tcp_source_ipv4" env:"HEPD_TCP_SOURCE_IPV4" default:"" unit:"ip" help:"source address of outbound IPv4 connections; empty lets the kernel choose"`
 	TCPSourceIPv6         Str  `cfg:"tcp_source_ipv6" env:"HEPD_TCP_SOURCE_IPV6" default:"" unit:"ip" help:"source address of outbound IPv6 connections; empty lets the kernel choose"`
-	TCPSynCnt             Int  `cfg:"tcp_syncnt" env:"HEPD_TCP_SYNCNT" default:"0" unit:"count" min:"0" max:"1024" help:"TCP_SYNCNT (SYN retries) of outbound connections; 0 keeps the kernel's (runtime)"`
-	TCPWaitData           Int  `cfg:"tcp_wait_data" env:"HEPD_TCP_WAIT_DATA" default:"5000" unit:"ms" min:"0" max:"7200000" help:"how long a new connection may take to send its PROXY header (tcp_accept_haproxy) (runtime)"`
-	TCPWQBlkSize          Int  `cfg:"tcp_wq_blk_size" env:"HEPD_TCP_WQ_BLK_SIZE" default:"2100" unit:"bytes" min:"1" max:"65535" help:"block size of the write queues (runtime)"`
-	TCPWQMax              Int  `cfg:"tcp_wq_max" env:"HEPD_TCP_WQ_MAX" default:"10485760" unit:"bytes" min:"0" max:"1073741824" help:"queued bytes over all connections at most (runtime)"`
+	TCPSynCnt             Int  `cfg:"tcp_syncnt" env:"HEPD_TCP_SYNCNT" default:"0" unit:"count" min:"0" max:"1024" help:"TCP_SYNCNT (SYN retries) of outbound connections; 0 keeps the kernel's"`
+	TCPWaitData           Int  `cfg:"tcp_wait_data" env:"HEPD_TCP_WAIT_DATA" default:"5000" unit:"ms" min:"0" max:"7200000" help:"how long a new connection may take to send its PROXY header (tcp_accept_haproxy)"`
+	TCPWQBlkSize          Int  `cfg:"tcp_wq_blk_size" env:"HEPD_TCP_WQ_BLK_SIZE" default:"2100" unit:"bytes" min:"1" max:"65535" help:"block size of the write queues"`
+	TCPWQMax              Int  `cfg:"tcp_wq_max" env:"HEPD_TCP_WQ_MAX" default:"10485760" unit:"bytes" min:"0" max:"1073741824" help:"queued bytes over all connections at most"`
 
 	DBDSN       Str `cfg:"db_dsn" env:"HEPD_DB_DSN" default:"" unit:"dsn" help:"PostgreSQL to write to; empty starts hepd's own local cluster under data_dir"`
 	DataDir     Str `cfg:"data_dir" env:"HEPD_DATA_DIR" default:"" unit:"path" help:"folder for hepd's own PostgreSQL cluster (when db_dsn is empty); empty means ./hepd-data, or /var/lib/hepd when run as root"`

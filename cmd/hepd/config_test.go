@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -276,20 +277,20 @@ func TestEnvNamesFollowConfigNames(t *testing.T) {
 }
 
 // TestREADMEConfigTable keeps the README's parameter table in step with
-// Config: same names, defaults and units, in the same order.
+// Config: same names, defaults, units and runtime column, in the same order.
 func TestREADMEConfigTable(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\| `HEPD_[A-Z0-9_]+` \\| `([^`]*)` \\| ([^|]+) \\|")
+	row := regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\| `HEPD_[A-Z0-9_]+` \\| `([^`]*)` \\| ([^|]+) \\| (yes|no) \\|")
 	var got []string
 	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
-		got = append(got, fmt.Sprintf("%s=%s (%s)", m[1], m[2], strings.TrimSpace(m[3])))
+		got = append(got, fmt.Sprintf("%s=%s (%s) runtime %s", m[1], m[2], strings.TrimSpace(m[3]), m[4]))
 	}
 	var want []string
 	for _, p := range params() {
-		want = append(want, fmt.Sprintf("%s=%s (%s)", p.name, p.def, p.unit))
+		want = append(want, fmt.Sprintf("%s=%s (%s) runtime %s", p.name, p.def, p.unit, runtimeColumn(p.name)))
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("README table out of step with Config.\nREADME:\n%s\n\nConfig (paste these rows):\n%s",
@@ -297,10 +298,18 @@ func TestREADMEConfigTable(t *testing.T) {
 	}
 }
 
+// runtimeColumn says whether hepd ctl cfg set can change a parameter.
+func runtimeColumn(name string) string {
+	if slices.Contains(tcpstack.RuntimeNames(), name) {
+		return "yes"
+	}
+	return "no"
+}
+
 func readmeRows() string {
 	var b strings.Builder
 	for _, p := range params() {
-		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s | %s |\n", p.name, p.env, p.def, p.unit, p.help)
+		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s | %s | %s |\n", p.name, p.env, p.def, p.unit, runtimeColumn(p.name), p.help)
 	}
 	return b.String()
 }
