@@ -203,7 +203,7 @@ func (a *acceptor) accept(lfd int) {
 		c := s.newConn(fd, local, remote, false, rt)
 		if s.cfg.AcceptHAProxy {
 			c.proxyWait = true
-			c.proxyDead = c.created.Add(proxyWait(rt.WaitData))
+			c.proxyDead = instantOf(c.e.created.time().Add(proxyWait(rt.WaitData)))
 		}
 		if !s.tbl.insert(c.e, s.cfg.AcceptUnique) {
 			s.rejUnique.Add(1)
@@ -239,16 +239,12 @@ func (s *Stack) newConn(fd int, local, remote netip.AddrPort, outbound bool, rt 
 		fd:       fd,
 		id:       s.nextID.Add(1),
 		outbound: outbound,
-		local:    local,
-		remote:   remote,
-		peer:     remote,
 		fr:       framer{limit: rt.RdBufSize - 1},
 		lifetime: rt.ConnectionLifetime,
-		created:  now,
 		hidx:     -1,
 	}
 	// The worker is chosen now: once listed, the entry may be written to.
-	c.e = &entry{id: c.id, c: c, w: s.pick(), outbound: outbound, peer: remote, created: now, local: local, remote: remote, fd: fd}
+	c.e = &entry{id: c.id, c: c, w: s.pick(), outbound: outbound, peer: remote, created: instantOf(now), local: local, remote: remote, fd: fd}
 	return c
 }
 

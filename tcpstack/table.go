@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // maxAliases is how many Via alias ports a connection may hold besides its
@@ -21,7 +20,7 @@ type entry struct {
 	c        *conn // dereferenced by the owning worker only
 	outbound bool
 	peer     netip.AddrPort // the socket's peer (the proxy, with PROXY)
-	created  time.Time
+	created  instant
 
 	// Guarded by table.mu.
 	local, remote netip.AddrPort // effective addresses (PROXY applied)
@@ -41,7 +40,7 @@ type entry struct {
 	fd       int
 	closed   bool        // fd closed, or about to be: writes fail
 	q        wqueue      // data the socket did not take yet
-	qDead    time.Time   // tcp_send_timeout deadline while q is not empty
+	qDead    instant     // tcp_send_timeout deadline while q is not empty
 	waiters  []waiter    // blocking writes (tcp_async=no) handed to the worker
 	enq      uint64      // bytes ever queued
 	written  uint64      // bytes ever written from the queue

@@ -8,7 +8,7 @@ import "time"
 // to its real one. That keeps the per-read cost at one store.
 type connHeap []*conn
 
-func (h connHeap) less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h connHeap) less(i, j int) bool { return h[i].deadline < h[j].deadline }
 
 func (h connHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
@@ -79,5 +79,24 @@ func (h connHeap) next() (time.Time, bool) {
 	if len(h) == 0 {
 		return time.Time{}, false
 	}
-	return h[0].deadline, true
+	return h[0].deadline.time(), true
+}
+
+// instant is a time.Time in 8 bytes instead of 24 (Unix nanoseconds; 0 is
+// the zero time): a connection's timestamps are a good part of what an idle
+// connection costs.
+type instant int64
+
+func instantOf(t time.Time) instant {
+	if t.IsZero() {
+		return 0
+	}
+	return instant(t.UnixNano())
+}
+
+func (i instant) time() time.Time {
+	if i == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(i))
 }

@@ -21,27 +21,26 @@ import (
 // (or Dial) and from then on touched only by the worker that owns it; what
 // other goroutines may see of it is in its entry.
 type conn struct {
-	fd       int
-	id       uint64
+	fd int
+	id uint64
+	// e is the connection's table entry. Its addresses (local, remote, peer,
+	// proxied) and creation time are kept there only, to keep an idle
+	// connection small; this worker is their only writer, so it reads them
+	// without the table's lock.
 	e        *entry
 	outbound bool
-	local    netip.AddrPort // effective (PROXY applied)
-	remote   netip.AddrPort
-	peer     netip.AddrPort
-	proxied  bool
 	fr       framer
 	lifetime time.Duration // tcp_connection_lifetime when made; < 0: never
-	created  time.Time
-	last     time.Time // last read activity
-	deadline time.Time // position in the timer heap (may lag the real one)
-	hidx     int       // index in the timer heap, -1 if not in it
+	last     instant       // last read activity
+	deadline instant       // position in the timer heap (may lag the real one)
+	hidx     int           // index in the timer heap, -1 if not in it
 
-	proxyWait bool      // tcp_accept_haproxy: the PROXY header is still due
-	proxyDead time.Time // ... by then (tcp_wait_data)
-	pbuf      []byte    // bytes of an incomplete PROXY header
+	proxyWait bool    // tcp_accept_haproxy: the PROXY header is still due
+	proxyDead instant // ... by then (tcp_wait_data)
+	pbuf      []byte  // bytes of an incomplete PROXY header
 
-	writing  bool      // write interest is set in the poller
-	sendDead time.Time // tcp_send_timeout deadline of the queue; zero: none
+	writing  bool    // write interest is set in the poller
+	sendDead instant // tcp_send_timeout deadline of the queue; zero: none
 	dead     bool
 
 	bytesIn, framesIn uint64
@@ -354,16 +353,16 @@ func (w *worker) add(c *conn) {
 		w.conns = append(w.conns, nil)
 	}
 	w.conns[c.fd] = c
-	c.last = w.now
+	c.last = instantOf(w.now)
 	w.schedule(c)
 }
 
 // lastActivity is the later of the last read and the last send attempt.
 func (c *conn) lastActivity() time.Time {
-	if lw := c.e.lastWrite.Load(); lw > c.last.UnixNano() {
+	if lw := c.e.lastWrite.Load(); lw > int64(c.last) {
 		return time.Unix(0, lw)
 	}
-	return c.last
+	return c.last.time()
 }
 
 // lifeDeadline is when c's tcp_connection_lifetime ends. Both directions
@@ -372,8 +371,8 @@ func (c *conn) lastActivity() time.Time {
 // at the send (spec §1.10). A connection made with "never" is not scheduled
 // by a later send.
 func (c *conn) lifeDeadline() (time.Time, bool) {
-	life, at := c.lifetime, c.last
-	if lw := c.e.lastWrite.Load(); lw > c.last.UnixNano() {
+	life, at := c.lifetime, c.last.time()
+	if lw := c.e.lastWrite.Load(); lw > int64(c.last) {
 		life, at = time.Duration(c.e.sendLife.Load()), time.Unix(0, lw)
 	}
 	if life < 0 {
@@ -394,10 +393,10 @@ func (c *conn) nextDeadline() (d time.Time, ok bool) {
 		consider(ld)
 	}
 	if c.proxyWait {
-		consider(c.proxyDead)
+		consider(c.proxyDead.time())
 	}
-	if !c.sendDead.IsZero() {
-		consider(c.sendDead)
+	if c.sendDead != 0 {
+		consider(c.sendDead.time())
 	}
 	return d, ok
 }
@@ -412,7 +411,7 @@ func (w *worker) schedule(c *conn) {
 		}
 		return
 	}
-	c.deadline = d
+	c.deadline = instantOf(d)
 	if c.hidx < 0 {
 		w.timers.push(c)
 	} else {
@@ -435,7 +434,7 @@ func (w *worker) read(c *conn, untilEAGAIN bool) {
 		if n > 0 {
 			w.st.Bytes += uint64(n)
 			c.bytesIn += uint64(n)
-			c.last = w.now
+			c.last = instantOf(w.now)
 			if ferr := w.frame(c, buf[:n]); ferr != nil {
 				w.close(c, closedByError, ferr)
 				return
@@ -525,7 +524,6 @@ func (w *worker) proxy(c *conn, p []byte) (rest []byte, held, ok bool) {
 			w.close(c, rejectedUnique, fmt.Errorf("tcp_accept_unique: a connection from %v to %v is open", h.Src, h.Dst))
 			return nil, false, false
 		}
-		c.remote, c.local, c.proxied = h.Src, h.Dst, true
 	}
 	c.proxyWait = false
 	w.schedule(c)
@@ -580,10 +578,10 @@ func (w *worker) cut(c *conn, p []byte) (keep int, err error) {
 			Kind:     kind,
 			Data:     f[:len(f):len(f)], // an append by the sink must not run into our buffers
 			ConnID:   c.id,
-			Local:    c.local,
-			Remote:   c.remote,
-			Peer:     c.peer,
-			Proxied:  c.proxied,
+			Local:    c.e.local,
+			Remote:   c.e.remote,
+			Peer:     c.e.peer,
+			Proxied:  c.e.proxied,
 			RecvTime: w.now,
 		})
 	}
@@ -597,13 +595,13 @@ func (w *worker) alias(c *conn, msg []byte) {
 	if !ok {
 		return
 	}
-	a := netip.AddrPortFrom(c.remote.Addr(), port)
+	a := netip.AddrPortFrom(c.e.remote.Addr(), port)
 	added, full := w.s.tbl.alias(c.e, a)
 	if added {
 		w.st.Aliases++
 	} else if full {
 		w.s.rlog.Log(slog.LevelWarn, "alias-full", "tcp_accept_aliases: connection has too many aliases",
-			"conn", c.id, "remote", c.remote, "alias", a, "max", maxAliases)
+			"conn", c.id, "remote", c.e.remote, "alias", a, "max", maxAliases)
 	}
 }
 
@@ -701,7 +699,7 @@ func (w *worker) sendDeadline(e *entry) time.Time {
 		return e.waiters[0].deadline
 	}
 	if e.q.n > 0 {
-		return e.qDead
+		return e.qDead.time()
 	}
 	return time.Time{}
 }
@@ -723,7 +721,7 @@ func (w *worker) watch(c *conn) {
 		}
 		c.writing = true
 	}
-	c.sendDead = dead
+	c.sendDead = instantOf(dead)
 	w.schedule(c)
 }
 
@@ -737,7 +735,7 @@ func (w *worker) flushQueue(c *conn) {
 	e.written += uint64(n)
 	e.bytesOut.Add(uint64(n))
 	if n > 0 {
-		e.qDead = w.now.Add(w.rt.SendTimeout) // progress re-arms the deadline
+		e.qDead = instantOf(w.now.Add(w.rt.SendTimeout)) // progress re-arms the deadline
 	}
 	for len(e.waiters) > 0 && e.waiters[0].end <= e.written {
 		e.waiters[0].done <- nil
@@ -762,7 +760,7 @@ func (w *worker) flushQueue(c *conn) {
 			c.writing = false
 		}
 	}
-	c.sendDead = dead
+	c.sendDead = instantOf(dead)
 	w.schedule(c)
 }
 
@@ -842,11 +840,11 @@ func (w *worker) expire() {
 			return
 		}
 		c := w.timers[0]
-		if c.proxyWait && !c.proxyDead.After(w.now) {
-			w.close(c, rejectedProxy, fmt.Errorf("tcp_accept_haproxy: no PROXY header within tcp_wait_data (%v)", c.proxyDead.Sub(c.created)))
+		if c.proxyWait && !c.proxyDead.time().After(w.now) {
+			w.close(c, rejectedProxy, fmt.Errorf("tcp_accept_haproxy: no PROXY header within tcp_wait_data (%v)", c.proxyDead.time().Sub(c.e.created.time())))
 			continue
 		}
-		if !c.sendDead.IsZero() && !c.sendDead.After(w.now) {
+		if c.sendDead != 0 && !c.sendDead.time().After(w.now) {
 			e := c.e
 			e.wmu.Lock()
 			dead := w.sendDeadline(e)
@@ -855,7 +853,7 @@ func (w *worker) expire() {
 				w.close(c, closedBySendTimeout, fmt.Errorf("%w: queued data made no progress for tcp_send_timeout", ErrSendTimeout))
 				continue
 			}
-			c.sendDead = dead
+			c.sendDead = instantOf(dead)
 		}
 		if ld, has := c.lifeDeadline(); has && !ld.After(w.now) {
 			w.close(c, closedByLifetime, nil)
@@ -939,11 +937,11 @@ func (w *worker) close(c *conn, why closeReason, err error) {
 	if errors.As(err, &fe) {
 		w.st.FrameErrors.count(fe.Kind)
 		s.rlog.Log(slog.LevelWarn, "frame:"+fe.Kind.String(), "tcp connection closed: invalid stream",
-			"reason", fe.Kind.String(), "err", err, "local", c.local, "remote", c.remote, "conn", c.id)
+			"reason", fe.Kind.String(), "err", err, "local", c.e.local, "remote", c.e.remote, "conn", c.id)
 		return
 	}
 	s.rlog.Log(slog.LevelWarn, "close:"+why.String(), "tcp connection closed",
-		"reason", why.String(), "err", err, "local", c.local, "remote", c.remote, "peer", c.peer, "conn", c.id)
+		"reason", why.String(), "err", err, "local", c.e.local, "remote", c.e.remote, "peer", c.e.peer, "conn", c.id)
 }
 
 // info describes the worker's connections (Stack.Conns).
@@ -968,9 +966,9 @@ func (w *worker) info() []ConnInfo {
 		now := time.Now()
 		out = append(out, ConnInfo{
 			ID: c.id, Worker: w.id, Outbound: c.outbound,
-			Local: c.local, Remote: c.remote, Peer: c.peer, Proxied: c.proxied,
+			Local: c.e.local, Remote: c.e.remote, Peer: c.e.peer, Proxied: c.e.proxied,
 			Aliases: aliases, State: state,
-			Age: now.Sub(c.created), Idle: now.Sub(c.lastActivity()),
+			Age: now.Sub(c.e.created.time()), Idle: now.Sub(c.lastActivity()),
 			BytesIn: c.bytesIn, BytesOut: e.bytesOut.Load(), FramesIn: c.framesIn,
 			WritesOut: e.writes.Load(), WriteQueue: queued,
 		})

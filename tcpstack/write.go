@@ -180,7 +180,7 @@ func (s *Stack) queueLocked(e *entry, b []byte, now time.Time) (want bool, err e
 		if len(rest) == 0 {
 			return false, nil
 		}
-	} else if !now.Before(e.qDead) {
+	} else if !now.Before(e.qDead.time()) {
 		s.failLocked(e, closedBySendTimeout)
 		return false, fmt.Errorf("%w: no progress for tcp_send_timeout %v", ErrSendTimeout, rt.SendTimeout)
 	}
@@ -198,7 +198,7 @@ func (s *Stack) queueLocked(e *entry, b []byte, now time.Time) (want bool, err e
 	s.wqBlocks.Add(int64(e.q.add(rest, rt.WQBlkSize)))
 	e.enq += uint64(len(rest))
 	if wasEmpty {
-		e.qDead = now.Add(rt.SendTimeout)
+		e.qDead = instantOf(now.Add(rt.SendTimeout))
 	}
 	if !e.wantSent {
 		e.wantSent = true
