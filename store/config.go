@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -42,6 +43,16 @@ type Config struct {
 	// MaintenanceInterval is the time between maintenance rounds (create
 	// partitions ahead, drop expired ones). Default 10m.
 	MaintenanceInterval time.Duration
+
+	// IndexProfile chooses the per-partition indexes: "homer" (default,
+	// Homer 7's full set) or "lean" (see IndexProfiles). It applies to
+	// partitions created from now on; existing ones keep their indexes.
+	IndexProfile string
+	// AsyncCommit sets synchronous_commit = off on the writer sessions: a
+	// COPY's commit no longer waits for its WAL flush, so a database crash
+	// (not a hepd crash) may lose the last few hundred milliseconds of
+	// committed rows. Default false.
+	AsyncCommit bool
 
 	// RetryMin and RetryMax bound the exponential backoff between attempts
 	// to write a batch while the database is unreachable. Defaults 100ms, 5s.
@@ -98,6 +109,7 @@ func ParseStep(s string) (time.Duration, error) {
 type settings struct {
 	Config
 	step      [len(tables)]time.Duration
+	indexes   [len(tables)][]index
 	retention [len(tables)]int // days; <0 keeps everything
 }
 
@@ -166,8 +178,19 @@ func (c Config) settings() (*settings, error) {
 			}
 		}
 	}
+	if s.IndexProfile == "" {
+		s.IndexProfile = ProfileHomer
+	}
 	for i := range tables {
 		s.retention[i] = s.RetentionDays
+		switch s.IndexProfile {
+		case ProfileHomer:
+			s.indexes[i] = tables[i].indexes
+		case ProfileLean:
+			s.indexes[i] = tables[i].lean
+		default:
+			return nil, fmt.Errorf("store: IndexProfile %q: want %s", s.IndexProfile, strings.Join(IndexProfiles(), " or "))
+		}
 	}
 	for i, o := range map[int]int{tCall: c.RetentionDaysCall, tRegistration: c.RetentionDaysRegistration, tDefault: c.RetentionDaysDefault} {
 		if o != 0 {
