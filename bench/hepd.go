@@ -50,7 +50,9 @@ func startHepd(ctx context.Context, bin string, env map[string]string) (*hepdPro
 		return nil, fmt.Errorf("start hepd: %w", err)
 	}
 	go func() { h.exit <- h.cmd.Wait() }()
-	deadline := time.Now().Add(time.Minute)
+	// Start-up creates four days of partitions with their indexes (some
+	// 4000 relations with the homer profile) on a durable server.
+	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-h.exit:
@@ -65,7 +67,7 @@ func startHepd(ctx context.Context, bin string, env map[string]string) (*hepdPro
 		}
 	}
 	h.kill()
-	return nil, fmt.Errorf("hepd did not answer on its admin API within a minute:\n%s", h.log.String())
+	return nil, fmt.Errorf("hepd did not answer on its admin API within 5 minutes:\n%s", h.log.String())
 }
 
 func (h *hepdProc) pid() int { return h.cmd.Process.Pid }
