@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.udpRate, "udp-rate", 200000, "send rate of the UDP scenario, messages/s")
 	fs.IntVar(&o.conns, "conns", 8, "hepgen TCP connections")
 	fs.IntVar(&o.udpConns, "udp-conns", 2, "hepgen UDP sockets")
-	fs.IntVar(&o.batchRows, "batch", 2000, "db_batch_rows of the base scenarios")
+	fs.IntVar(&o.batchRows, "batch", 500, "db_batch_rows of the base scenarios")
 	fs.IntVar(&o.writers, "writers", 2, "db_writers of the base scenarios")
 	fs.IntVar(&o.flushMS, "flush-ms", 200, "db_flush_ms of every scenario")
 	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names, or all: "+strings.Join(scenarioNames(), ","))

@@ -44,12 +44,17 @@ func scenarios(o options) []scenario {
 		base,
 		with("tcp-lean", func(s *scenario) { s.Profile = "lean" }),
 		with("tcp-homer-async", func(s *scenario) { s.SyncCommit = false }),
-		with("tcp-homer-batch500", func(s *scenario) { s.BatchRows = 500 }),
+		with("tcp-homer-batch2000", func(s *scenario) { s.BatchRows = 2000 }),
 		with("tcp-homer-batch5000", func(s *scenario) { s.BatchRows = 5000 }),
 		with("tcp-homer-writers1", func(s *scenario) { s.Writers = 1 }),
 		with("tcp-homer-writers4", func(s *scenario) { s.Writers = 4 }),
 		with("tcp-homer-halfrate", func(s *scenario) {
 			s.Messages, s.HalfRateOf, s.Ceiling = half, "tcp-homer", false
+		}),
+		// The same rate with four times the batch: what the batch size
+		// does to the latency.
+		with("tcp-homer-batch2000-halfrate", func(s *scenario) {
+			s.Messages, s.HalfRateOf, s.Ceiling, s.BatchRows = half, "tcp-homer", false, 2000
 		}),
 		with("udp-homer", func(s *scenario) {
 			s.Transport, s.Messages, s.Rate, s.Conns, s.Ceiling = "udp", o.udpMessages, o.udpRate, o.udpConns, false

@@ -40,7 +40,7 @@ func sampleValues() map[string]string {
 		"tcp_children": "3", "tcp_rd_buf_size": "32768", "tcp_max_connections": "100",
 		"tcp_connection_lifetime": "30", "tcp_poll_method": "epoll_et",
 		"db_dsn": "postgres://u:p@db:5432/homer_data", "data_dir": "/srv/hepd", "local_db_port": "6543",
-		"db_batch_rows": "500", "db_flush_ms": "50", "db_writers": "4", "db_max_pending": "1000",
+		"db_batch_rows": "2000", "db_flush_ms": "50", "db_writers": "4", "db_max_pending": "1000",
 		"db_index_profile": "lean", "db_synchronous_commit": "no",
 		"db_part_sip": "2h", "db_part_qos": "12h", "db_part_log": "1h", "db_part_isup": "1d",
 		"db_drop_days": "7", "db_drop_days_call": "3", "db_drop_days_register": "2", "db_drop_days_default": "1",
