@@ -324,18 +324,7 @@ func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *S
 	ph := b.arena[phStart:]
 
 	dhStart := len(b.arena)
-	b.arena = append(b.arena, '{')
-	for _, k := range p.keys {
-		b.arena = appendKey(b.arena, k.String())
-		b.arena = appendJSONString(b.arena, msg.Field(k))
-	}
-	for i, name := range p.opts.ExtraHeaders {
-		if v := msg.Extra[i]; v != nil {
-			b.arena = appendKey(b.arena, name)
-			b.arena = appendJSONString(b.arena, v)
-		}
-	}
-	b.arena = append(b.arena, '}')
+	b.arena = p.appendDataHeader(b.arena, msg)
 	dh := b.arena[dhStart:]
 
 	b.recs = append(b.recs, Record{
@@ -343,6 +332,23 @@ func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *S
 		ProtocolHeader: ph, DataHeader: dh, Raw: payload,
 	})
 	return true
+}
+
+// appendDataHeader writes a SIP row's data_header: the configured keys,
+// then the custom headers present in the message.
+func (p *Pipeline) appendDataHeader(dst []byte, msg *sip.Message) []byte {
+	dst = append(dst, '{')
+	for _, k := range p.keys {
+		dst = appendKey(dst, k.String())
+		dst = appendJSONString(dst, msg.Field(k))
+	}
+	for i, name := range p.opts.ExtraHeaders {
+		if v := msg.Extra[i]; v != nil {
+			dst = appendKey(dst, name)
+			dst = appendJSONString(dst, v)
+		}
+	}
+	return append(dst, '}')
 }
 
 // protoLabel is the data_header "proto" value heplify-server writes.

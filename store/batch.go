@@ -16,6 +16,15 @@ type batch struct {
 	started time.Time // first row added
 	sealed  time.Time // handed to the writers
 	sel     []int32   // scratch for the writer: rows of the current attempt
+	marks   []addMark // when each Add call's rows arrived, for the latency histogram
+}
+
+// addMark says that rows from index row on (up to the next mark) were
+// handed to Store.Add at the Unix nanosecond at. One mark per Add call and
+// batch, not per row: the pipeline adds a socket read's records at once.
+type addMark struct {
+	row int32
+	at  int64
 }
 
 // rowRef locates a row's fields in buf: each field ends where the next one
@@ -36,6 +45,45 @@ func (b *batch) add(r *Row) {
 	b.rows = append(b.rows, rowRef{us: r.CreateDate.UnixMicro(), sid: sid, ph: ph, dh: dh, rawEnd: uint32(len(b.buf))})
 }
 
+// mark records that the next row added arrives at addNS, unless the same
+// Add call has marked this batch already.
+func (b *batch) mark(addNS int64) {
+	if n := len(b.marks); n == 0 || b.marks[n-1].at != addNS {
+		b.marks = append(b.marks, addMark{row: int32(len(b.rows)), at: addNS})
+	}
+}
+
+// observeCommitted adds, for the committed rows sel (ascending), the time
+// from their Add to now to h.
+func (b *batch) observeCommitted(h *latencyHist, sel []int32, now int64) {
+	if len(b.marks) == 0 {
+		return
+	}
+	if len(sel) == len(b.rows) { // the whole batch: one step per mark
+		for m, mk := range b.marks {
+			end := int32(len(b.rows))
+			if m+1 < len(b.marks) {
+				end = b.marks[m+1].row
+			}
+			h.observe(time.Duration(now-mk.at), int(end-mk.row))
+		}
+		return
+	}
+	m, run := 0, 0
+	for _, i := range sel {
+		for m+1 < len(b.marks) && b.marks[m+1].row <= i {
+			if run > 0 {
+				h.observe(time.Duration(now-b.marks[m].at), run)
+			}
+			m, run = m+1, 0
+		}
+		run++
+	}
+	if run > 0 {
+		h.observe(time.Duration(now-b.marks[m].at), run)
+	}
+}
+
 func (b *batch) fields(i int32) (sid, ph, dh, raw []byte) {
 	var start uint32
 	if i > 0 {
@@ -47,7 +95,7 @@ func (b *batch) fields(i int32) (sid, ph, dh, raw []byte) {
 }
 
 func (b *batch) reset() {
-	b.buf, b.rows, b.sel = b.buf[:0], b.rows[:0], b.sel[:0]
+	b.buf, b.rows, b.sel, b.marks = b.buf[:0], b.rows[:0], b.sel[:0], b.marks[:0]
 }
 
 // all fills sel with every row index.

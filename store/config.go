@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,8 +14,9 @@ type Config struct {
 	DSN string
 
 	// BatchRows flushes a table's batch when it holds this many rows.
-	// Default 2000: BenchmarkCopy gains little above it, and heplify-server's
-	// 200-400 costs a round trip per few hundred rows.
+	// Default 500: the end-to-end benchmark (go run ./bench) stored as many
+	// rows per second with 500 as with 2000 or 5000, and at half that rate
+	// a row waited a third as long for its commit (README, Performance).
 	BatchRows int
 	// FlushInterval flushes every non-empty batch this long after the
 	// previous flush, bounding how stale the database is. Default 200ms.
@@ -42,6 +44,16 @@ type Config struct {
 	// MaintenanceInterval is the time between maintenance rounds (create
 	// partitions ahead, drop expired ones). Default 10m.
 	MaintenanceInterval time.Duration
+
+	// IndexProfile chooses the per-partition indexes: "homer" (default,
+	// Homer 7's full set) or "lean" (see IndexProfiles). It applies to
+	// partitions created from now on; existing ones keep their indexes.
+	IndexProfile string
+	// AsyncCommit sets synchronous_commit = off on the writer sessions: a
+	// COPY's commit no longer waits for its WAL flush, so a database crash
+	// (not a hepd crash) may lose the last few hundred milliseconds of
+	// committed rows. Default false.
+	AsyncCommit bool
 
 	// RetryMin and RetryMax bound the exponential backoff between attempts
 	// to write a batch while the database is unreachable. Defaults 100ms, 5s.
@@ -98,6 +110,7 @@ func ParseStep(s string) (time.Duration, error) {
 type settings struct {
 	Config
 	step      [len(tables)]time.Duration
+	indexes   [len(tables)][]index
 	retention [len(tables)]int // days; <0 keeps everything
 }
 
@@ -116,7 +129,7 @@ func (c Config) settings() (*settings, error) {
 			*v = d
 		}
 	}
-	def(&s.BatchRows, 2000)
+	def(&s.BatchRows, 500)
 	def(&s.Writers, 2)
 	def(&s.MaxPending, 100000)
 	def(&s.RetentionDays, 14)
@@ -166,8 +179,19 @@ func (c Config) settings() (*settings, error) {
 			}
 		}
 	}
+	if s.IndexProfile == "" {
+		s.IndexProfile = ProfileHomer
+	}
 	for i := range tables {
 		s.retention[i] = s.RetentionDays
+		switch s.IndexProfile {
+		case ProfileHomer:
+			s.indexes[i] = tables[i].indexes
+		case ProfileLean:
+			s.indexes[i] = tables[i].lean
+		default:
+			return nil, fmt.Errorf("store: IndexProfile %q: want %s", s.IndexProfile, strings.Join(IndexProfiles(), " or "))
+		}
 	}
 	for i, o := range map[int]int{tCall: c.RetentionDaysCall, tRegistration: c.RetentionDaysRegistration, tDefault: c.RetentionDaysDefault} {
 		if o != 0 {

@@ -85,11 +85,11 @@ func boundLiteral(t time.Time) string {
 
 // partitionDDL appends the statements creating one partition and its
 // indexes, idempotent like heplify-server's.
-func partitionDDL(b *strings.Builder, t *tableDef, from, to time.Time) string {
+func partitionDDL(b *strings.Builder, t *tableDef, indexes []index, from, to time.Time) string {
 	name := partitionName(t.name, from)
 	fmt.Fprintf(b, "CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s');\n",
 		name, t.name, boundLiteral(from), boundLiteral(to))
-	for _, ix := range t.indexes {
+	for _, ix := range indexes {
 		fmt.Fprintf(b, "CREATE INDEX IF NOT EXISTS %s_%s ON %s (%s);\n", name, ix.suffix, name, ix.expr)
 	}
 	return name
@@ -200,7 +200,7 @@ func (s *Store) createPartitions(ctx context.Context, conn *pgx.Conn, t int, slo
 		f, to := slot(from, s.cfg.step[t])
 		for _, g := range gaps(spans, f.UnixMicro(), to.UnixMicro()) {
 			gf, gt := time.UnixMicro(g[0]), time.UnixMicro(g[1])
-			name := partitionDDL(&b, td, gf, gt)
+			name := partitionDDL(&b, td, s.cfg.indexes[t], gf, gt)
 			names = append(names, name)
 			spans = append(spans, span{from: g[0], to: g[1], name: name})
 			slices.SortFunc(spans, bySpanStart)

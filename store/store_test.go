@@ -121,6 +121,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad SIP step", store.Config{DSN: "postgres://x/y", PartitionStep: store.PartitionSteps{SIP: "3m"}}, `PartitionStep.SIP: partition step "3m" is not allowed`},
 		{"bad log step", store.Config{DSN: "postgres://x/y", PartitionStep: store.PartitionSteps{Log: "90m"}}, "PartitionStep.Log"},
 		{"negative batch", store.Config{DSN: "postgres://x/y", BatchRows: -1}, "BatchRows = -1"},
+		{"unknown index profile", store.Config{DSN: "postgres://x/y", IndexProfile: "fast"}, `IndexProfile "fast": want homer or lean`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,23 +52,49 @@ var (
 	}
 )
 
+// Index profiles (Config.IndexProfile).
+const (
+	ProfileHomer = "homer" // Homer 7's per-partition indexes
+	ProfileLean  = "lean"  // the few homer-app needs most; see the README
+)
+
+// IndexProfiles returns the names Config.IndexProfile accepts.
+func IndexProfiles() []string { return []string{ProfileHomer, ProfileLean} }
+
+// The lean profile keeps what homer-app's common searches hit inside a time
+// range: the call flow and Call-ID search (sid), the time order
+// (create_date) and, for SIP, the user searches (from_user, to_user). Every
+// other search still works, by scanning the partitions of its time range.
+var (
+	leanCommon = []index{{"create_date", "create_date"}, {"sid", "sid"}}
+	leanSIP    = append(slices.Clip(leanCommon),
+		index{"from_user", "(data_header->>'from_user')"},
+		index{"to_user", "(data_header->>'to_user')"},
+	)
+	leanISUP = append(slices.Clip(leanCommon),
+		index{"called_number", "(data_header->>'called_number')"},
+		index{"calling_number", "(data_header->>'calling_number')"},
+	)
+)
+
 type tableDef struct {
 	name    string
 	family  family
-	indexes []index
+	indexes []index // ProfileHomer
+	lean    []index // ProfileLean: a subset of indexes, same names
 }
 
 // tables are the Homer 7 parents, in the order of homer-schema.md §2.2.
 // hep_proto_53_default (DNS) gets the QoS indexes; Homer has none for it.
 var tables = [...]tableDef{
-	{"hep_proto_1_call", famSIP, sipIndexes},
-	{"hep_proto_1_registration", famSIP, sipIndexes},
-	{"hep_proto_1_default", famSIP, sipIndexes},
-	{"hep_proto_5_default", famQoS, commonIndexes},
-	{"hep_proto_35_default", famQoS, commonIndexes},
-	{"hep_proto_54_default", famISUP, isupIndexes},
-	{"hep_proto_100_default", famLog, commonIndexes},
-	{"hep_proto_53_default", famDNS, commonIndexes},
+	{"hep_proto_1_call", famSIP, sipIndexes, leanSIP},
+	{"hep_proto_1_registration", famSIP, sipIndexes, leanSIP},
+	{"hep_proto_1_default", famSIP, sipIndexes, leanSIP},
+	{"hep_proto_5_default", famQoS, commonIndexes, leanCommon},
+	{"hep_proto_35_default", famQoS, commonIndexes, leanCommon},
+	{"hep_proto_54_default", famISUP, isupIndexes, leanISUP},
+	{"hep_proto_100_default", famLog, commonIndexes, leanCommon},
+	{"hep_proto_53_default", famDNS, commonIndexes, leanCommon},
 }
 
 const (

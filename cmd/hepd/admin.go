@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/pprof"
 	"reflect"
 	"slices"
 	"strconv"
@@ -57,6 +58,13 @@ func (s *server) adminHandler() http.Handler {
 		writeJSON(w, s.cfgValues())
 	})
 	mux.HandleFunc("PUT /api/v1/cfg/{name}", s.setCfg)
+	// Profiling on the admin listener (loopback by default), so a running
+	// capture can be profiled: go tool pprof http://127.0.0.1:9096/debug/pprof/profile
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	if s.cfg.AdminToken == "" {
 		return mux
 	}

@@ -77,10 +77,12 @@ type Config struct {
 	DataDir     Str `cfg:"data_dir" env:"HEPD_DATA_DIR" default:"" unit:"path" help:"folder for hepd's own PostgreSQL cluster (when db_dsn is empty); empty means ./hepd-data, or /var/lib/hepd when run as root"`
 	LocalDBPort Int `cfg:"local_db_port" env:"HEPD_LOCAL_DB_PORT" default:"9432" unit:"port" min:"1" max:"65535" help:"loopback port of hepd's own PostgreSQL cluster"`
 
-	DBBatchRows  Int `cfg:"db_batch_rows" env:"HEPD_DB_BATCH_ROWS" default:"2000" unit:"rows" min:"1" max:"1000000" help:"a table's batch is written when it holds this many rows"`
-	DBFlushMS    Int `cfg:"db_flush_ms" env:"HEPD_DB_FLUSH_MS" default:"200" unit:"ms" min:"1" max:"60000" help:"a non-empty batch is written at the latest this long after its first row"`
-	DBWriters    Int `cfg:"db_writers" env:"HEPD_DB_WRITERS" default:"2" unit:"count" min:"1" max:"64" help:"parallel COPY connections"`
-	DBMaxPending Int `cfg:"db_max_pending" env:"HEPD_DB_MAX_PENDING" default:"200000" unit:"rows" min:"1" max:"100000000" help:"rows buffered before readers pause (TCP then pushes back on agents)"`
+	DBBatchRows         Int  `cfg:"db_batch_rows" env:"HEPD_DB_BATCH_ROWS" default:"500" unit:"rows" min:"1" max:"1000000" help:"a table's batch is written when it holds this many rows"`
+	DBFlushMS           Int  `cfg:"db_flush_ms" env:"HEPD_DB_FLUSH_MS" default:"200" unit:"ms" min:"1" max:"60000" help:"a non-empty batch is written at the latest this long after its first row"`
+	DBWriters           Int  `cfg:"db_writers" env:"HEPD_DB_WRITERS" default:"2" unit:"count" min:"1" max:"64" help:"parallel COPY connections"`
+	DBIndexProfile      Str  `cfg:"db_index_profile" env:"HEPD_DB_INDEX_PROFILE" default:"homer" unit:"name" oneof:"homer,lean" help:"per-partition indexes: homer (Homer 7's full set) or lean (sid, create_date, from_user, to_user; see Performance); applies to partitions created from then on"`
+	DBSynchronousCommit Bool `cfg:"db_synchronous_commit" env:"HEPD_DB_SYNCHRONOUS_COMMIT" default:"yes" unit:"bool" help:"no sets synchronous_commit = off for the writer sessions: faster commits, but a database crash may lose its last committed rows"`
+	DBMaxPending        Int  `cfg:"db_max_pending" env:"HEPD_DB_MAX_PENDING" default:"200000" unit:"rows" min:"1" max:"100000000" help:"rows buffered before readers pause (TCP then pushes back on agents)"`
 
 	DBPartSIP  Str `cfg:"db_part_sip" env:"HEPD_DB_PART_SIP" default:"1h" unit:"step" oneof:"5m,10m,15m,20m,30m,45m,1h,2h,6h,12h,1d" help:"partition size of the SIP tables"`
 	DBPartQoS  Str `cfg:"db_part_qos" env:"HEPD_DB_PART_QOS" default:"6h" unit:"step" oneof:"5m,10m,15m,20m,30m,45m,1h,2h,6h,12h,1d" help:"partition size of hep_proto_5_default and hep_proto_35_default"`

@@ -67,6 +67,8 @@ func storeConfig(c Config, dsn string) store.Config {
 		FlushInterval: time.Duration(c.DBFlushMS) * time.Millisecond,
 		Writers:       int(c.DBWriters),
 		MaxPending:    int(c.DBMaxPending),
+		IndexProfile:  string(c.DBIndexProfile),
+		AsyncCommit:   !bool(c.DBSynchronousCommit),
 		PartitionStep: store.PartitionSteps{
 			SIP:  string(c.DBPartSIP),
 			QoS:  string(c.DBPartQoS),

@@ -1,0 +1,161 @@
+// Command bench measures hepd end to end on one machine and compares it with
+// PostgreSQL's own ceiling for the same rows.
+//
+// In one run it starts a throwaway PostgreSQL cluster (durable settings, as
+// in production), builds hepd and hepgen, and for every scenario: creates a
+// fresh database, starts hepd on it, sends a fixed number of HEP3 messages
+// with hepgen, waits until hepd has committed them all, and records the
+// stored rate, the CPU seconds of hepd and of every PostgreSQL process of
+// the cluster, hepd's peak RSS and the receive-to-commit latency. It then
+// reads the stored rows back, truncates the tables and writes the same rows
+// again with a bare pgx CopyFrom loop on as many connections as hepd's
+// writers, with hepd's batch size and session settings: the ceiling. Go
+// micro benchmarks of the hot path run last. The report goes to
+// results/bench-<time>.md and .json.
+//
+// Usage (from the repository root):
+//
+//	go run ./bench -messages 1000000
+//	go run ./bench -messages 200000 -scenarios tcp-homer,tcp-lean
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line.
+type options struct {
+	messages, udpMessages, udpRate, halfRateMessages int
+	conns, udpConns                                  int
+	batchRows, writers, flushMS                      int
+	scenarios                                        string
+	out                                              string
+	pprofSeconds                                     int
+	micro                                            bool
+	benchtime                                        string
+	keep                                             bool
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.IntVar(&o.messages, "messages", 1000000, "messages per TCP scenario")
+	fs.IntVar(&o.halfRateMessages, "halfrate-messages", 0, "messages of the half-rate latency scenario (0: messages/2)")
+	fs.IntVar(&o.udpMessages, "udp-messages", 400000, "messages of the UDP scenario")
+	fs.IntVar(&o.udpRate, "udp-rate", 200000, "send rate of the UDP scenario, messages/s")
+	fs.IntVar(&o.conns, "conns", 8, "hepgen TCP connections")
+	fs.IntVar(&o.udpConns, "udp-conns", 2, "hepgen UDP sockets")
+	fs.IntVar(&o.batchRows, "batch", 500, "db_batch_rows of the base scenarios")
+	fs.IntVar(&o.writers, "writers", 2, "db_writers of the base scenarios")
+	fs.IntVar(&o.flushMS, "flush-ms", 200, "db_flush_ms of every scenario")
+	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names, or all: "+strings.Join(scenarioNames(), ","))
+	fs.StringVar(&o.out, "out", "results", "report folder")
+	fs.IntVar(&o.pprofSeconds, "pprof", 10, "seconds of hepd CPU profile taken during the first scenario (0: none)")
+	fs.BoolVar(&o.micro, "micro", true, "also run the Go micro benchmarks of the hot path")
+	fs.StringVar(&o.benchtime, "benchtime", "1s", "-benchtime of the micro benchmarks")
+	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL cluster's folder")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	scens, err := selectScenarios(o)
+	if err != nil {
+		return err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	b, err := newBench(ctx, root, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+
+	rep := &report{Started: time.Now().UTC(), Machine: b.machine, Options: o.public(), CPUTicks: b.ticks}
+	for _, sc := range scens {
+		if sc.HalfRateOf != "" {
+			i := slices.IndexFunc(rep.Runs, func(r *runResult) bool { return r.Name == sc.HalfRateOf })
+			if i < 0 {
+				return fmt.Errorf("scenario %s needs %s in the same run", sc.Name, sc.HalfRateOf)
+			}
+			sc.Rate = int(rep.Runs[i].StoredRate / 2)
+		}
+		b.logf("== %s: %s, %d messages, profile %s, batch %d, writers %d, synchronous_commit %v, rate %s",
+			sc.Name, sc.Transport, sc.Messages, sc.Profile, sc.BatchRows, sc.Writers, sc.SyncCommit, rateString(sc.Rate))
+		r, err := b.runScenario(ctx, sc, o.pprofSeconds > 0 && len(rep.Runs) == 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.Name, err)
+		}
+		b.logf("   %s", r.summary())
+		rep.Runs = append(rep.Runs, r)
+	}
+	if o.micro {
+		b.logf("== micro benchmarks (go test -bench, benchtime %s)", o.benchtime)
+		rep.Micro, err = runMicro(ctx, root, o.benchtime)
+		if err != nil {
+			return err
+		}
+	}
+	rep.Finished = time.Now().UTC()
+	rep.Profile, rep.PprofTop = b.profileFile, b.profileTop
+	md, js, err := rep.write(filepath.Join(root, o.out))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "report: %s\n        %s\n", md, js)
+	return nil
+}
+
+func rateString(r int) string {
+	if r == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%d/s", r)
+}
+
+// moduleRoot is the folder of hepd's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("run bench inside the hepd module (go run ./bench)")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// build compiles a command of the module into dir.
+func build(ctx context.Context, root, pkg, dir string) (string, error) {
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+	}
+	return bin, nil
+}
+
+func goVersion() string { return runtime.Version() }

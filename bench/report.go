@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// report is everything one run measured.
+type report struct {
+	Started  time.Time      `json:"started"`
+	Finished time.Time      `json:"finished"`
+	Machine  machine        `json:"machine"`
+	Options  map[string]any `json:"options"`
+	CPUTicks float64        `json:"clock_ticks_per_s"`
+	Runs     []*runResult   `json:"runs"`
+	Micro    []microBench   `json:"micro,omitempty"`
+	Targets  []target       `json:"targets"`
+	Profile  string         `json:"hepd_cpu_profile,omitempty"`
+	PprofTop string         `json:"hepd_pprof_top,omitempty"`
+}
+
+// target is one goal of the performance issue and what this run measured.
+type target struct {
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	Met      *bool  `json:"met"` // nil: not measured in this run
+}
+
+func (o options) public() map[string]any {
+	return map[string]any{
+		"messages": o.messages, "udp_messages": o.udpMessages, "udp_rate": o.udpRate, "conns": o.conns,
+		"udp_conns": o.udpConns, "batch": o.batchRows, "writers": o.writers, "flush_ms": o.flushMS,
+		"scenarios": o.scenarios, "benchtime": o.benchtime,
+	}
+}
+
+func (rep *report) run(name string) *runResult {
+	for _, r := range rep.Runs {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+func (rep *report) micro(prefix string) []microBench {
+	var out []microBench
+	for _, m := range rep.Micro {
+		if strings.HasPrefix(m.Name, prefix) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func yes(b bool) *bool { return &b }
+
+// targets evaluates the issue's goals against the figures.
+func (rep *report) targets() []target {
+	var ts []target
+	add := func(goal, measured string, met *bool) { ts = append(ts, target{goal, measured, met}) }
+	if r := rep.run("tcp-homer"); r != nil {
+		add("TCP, homer profile: stored rate ≥ 90% of the same-run ceiling",
+			fmt.Sprintf("%.0f/s vs %.0f/s = %.1f%% (%d messages)", r.StoredRate, r.CeilingRate, 100*r.Ratio, r.Stored), yes(r.Ratio >= 0.9))
+		add("hepd CPU ≤ 10% of PostgreSQL's, < 5 CPU-s per million",
+			fmt.Sprintf("hepd %.2f CPU-s/M, PostgreSQL %.2f CPU-s/M = %.1f%%", r.HepdCPUPerM, r.PGCPUPerM, 100*r.HepdCPUPerM/r.PGCPUPerM),
+			yes(r.HepdCPUPerM <= 0.1*r.PGCPUPerM && r.HepdCPUPerM < 5))
+		if l := rep.run("tcp-lean"); l != nil {
+			add("lean ≥ 2× homer stored rate", fmt.Sprintf("%.0f/s vs %.0f/s = %.2f×", l.StoredRate, r.StoredRate, l.StoredRate/r.StoredRate),
+				yes(l.StoredRate >= 2*r.StoredRate))
+		}
+	} else {
+		add("TCP, homer profile: stored rate ≥ 90% of the same-run ceiling", "not run", nil)
+	}
+	if ms := rep.micro("BenchmarkMessage"); len(ms) > 0 {
+		m := ms[0].Metrics
+		add("HEP3 decode + SIP extraction + header JSON < 1 µs per typical SIP message, 0 allocs",
+			fmt.Sprintf("%.0f ns/op, %.0f allocs/op (BenchmarkMessage)", m["ns/op"], m["allocs/op"]), yes(m["ns/op"] < 1000 && m["allocs/op"] == 0))
+	}
+	if ms := rep.micro("BenchmarkStackFrames"); len(ms) > 0 {
+		best, name := 0.0, ""
+		for _, m := range ms {
+			if v := m.Metrics["frames/s"]; v > best {
+				best, name = v, m.Name
+			}
+		}
+		add("TCP stack alone ≥ 500k HEP frames/s on loopback", fmt.Sprintf("%.0f frames/s (%s)", best, name), yes(best >= 500000))
+	}
+	if u := rep.run("udp-homer"); u != nil {
+		add(fmt.Sprintf("UDP: %d HEP packets/s received without socket drops", u.Rate),
+			fmt.Sprintf("sent %d at %.0f/s, received %d (%.0f/s), %d socket drops, %d stored", u.Sent, float64(u.Sent)/u.SendSeconds, u.UDPDatagrams, u.UDPRecvRate, u.UDPDrops, u.Stored),
+			yes(u.UDPDrops == 0 && u.UDPDatagrams == uint64(u.Sent) && float64(u.Sent)/u.SendSeconds >= 0.95*float64(u.Rate)))
+	}
+	if h := rep.run("tcp-homer-halfrate"); h != nil {
+		limit := 2 * float64(h.FlushMS)
+		add("p99 receive-to-committed < 2 × flush interval at half the sustained rate",
+			fmt.Sprintf("p99 %.0f ms (p50 %.0f ms) at %d msg/s, limit %.0f ms", h.LatencyP99ms, h.LatencyP50ms, h.Rate, limit), yes(h.LatencyP99ms < limit))
+	}
+	return ts
+}
+
+// write stores the report as results/bench-<time>.md and .json.
+func (rep *report) write(dir string) (md, js string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	rep.Targets = rep.targets()
+	stamp := rep.Started.Format("20060102-150405")
+	js = filepath.Join(dir, "bench-"+stamp+".json")
+	md = filepath.Join(dir, "bench-"+stamp+".md")
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(js, append(b, '\n'), 0o644); err != nil {
+		return "", "", err
+	}
+	return md, js, os.WriteFile(md, []byte(rep.markdown()), 0o644)
+}
+
+func (rep *report) markdown() string {
+	var b strings.Builder
+	m := rep.Machine
+	fmt.Fprintf(&b, "# hepd benchmark %s\n\n", rep.Started.Format(time.RFC3339))
+	fmt.Fprintf(&b, "Machine: %d CPUs (%s), %.1f GiB RAM, Linux %s, PostgreSQL %s, %s. Run took %s.\n\n",
+		m.CPUs, m.CPUModel, m.MemGiB, m.Kernel, m.Postgres, m.Go, rep.Finished.Sub(rep.Started).Round(time.Second))
+	b.WriteString("Load average (1 min) at the start and end of each scenario is listed: the machine may be shared, so compare figures of the same run only.\n\n")
+
+	b.WriteString("## Targets\n\n| goal | measured | met |\n|---|---|---|\n")
+	for _, t := range rep.Targets {
+		met := "not measured"
+		if t.Met != nil {
+			met = map[bool]string{true: "yes", false: "**no**"}[*t.Met]
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Goal, t.Measured, met)
+	}
+
+	b.WriteString("\n## Scenarios\n\nStored rate: messages counted in the database ÷ (first message sent → last row committed). " +
+		"Ceiling: the same rows, read back and written again by bare pgx CopyFrom with the same batch size, connections and synchronous_commit, into the same truncated tables and indexes. " +
+		"CPU: hepd's own utime+stime; PostgreSQL's summed over the postmaster and all its children (exited backends through cutime/cstime), per million rows. " +
+		"Latency: per row, from hepd's Store.Add (in the socket read that received it) to its COPY commit.\n\n")
+	b.WriteString("| scenario | transport | profile | batch | writers | sync commit | rate sent | stored | stored/s | ceiling rows/s | ratio | hepd CPU-s/M | PG CPU-s/M | ceiling PG CPU-s/M | hepd/PG CPU | hepgen CPU-s | peak RSS MiB | p50 ms | p99 ms | max ms | UDP drops | load |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rep.Runs {
+		ceil, ratio, cpg := "–", "–", "–"
+		if r.CeilingRate > 0 {
+			ceil, ratio, cpg = fmt.Sprintf("%.0f", r.CeilingRate), fmt.Sprintf("%.3f", r.Ratio), fmt.Sprintf("%.1f", r.CeilingPGCPUPerM)
+		}
+		drops := "–"
+		if r.Transport == "udp" {
+			drops = fmt.Sprintf("%d (of %d sent, %d received)", r.UDPDrops, r.Sent, r.UDPDatagrams)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %v | %s | %d | %.0f | %s | %s | %.2f | %.1f | %s | %.1f%% | %.1f | %.0f | %.0f | %.0f | %.0f | %s | %.1f→%.1f |\n",
+			r.Name, r.Transport, r.Profile, r.BatchRows, r.Writers, r.SyncCommit, rateString(r.Rate), r.Stored, r.StoredRate,
+			ceil, ratio, r.HepdCPUPerM, r.PGCPUPerM, cpg, 100*r.HepdCPUPerM/r.PGCPUPerM, r.HepgenCPU, r.HepdPeakRSSMB,
+			r.LatencyP50ms, r.LatencyP99ms, r.LatencyMaxms, drops, r.Load1Start, r.Load1End)
+	}
+	if len(rep.Micro) > 0 {
+		b.WriteString("\n## Micro benchmarks\n\n| package | benchmark | ns/op | B/op | allocs/op | other |\n|---|---|---|---|---|---|\n")
+		for _, mb := range rep.Micro {
+			var other []string
+			for k, v := range mb.Metrics {
+				if k != "ns/op" && k != "B/op" && k != "allocs/op" {
+					other = append(other, fmt.Sprintf("%.0f %s", v, k))
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %s |\n", strings.TrimPrefix(mb.Package, "github.com/hepd/hepd/"),
+				mb.Name, mb.Metrics["ns/op"], mb.Metrics["B/op"], mb.Metrics["allocs/op"], strings.Join(other, ", "))
+		}
+	}
+	if rep.PprofTop != "" {
+		fmt.Fprintf(&b, "\n## hepd CPU profile (first scenario)\n\n`%s`\n\n```\n%s```\n", rep.Profile, rep.PprofTop)
+	}
+	return b.String()
+}
