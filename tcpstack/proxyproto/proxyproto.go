@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/hepd/hepd/internal/digits"
 )
 
 // Header sizes from the PROXY protocol specification (haproxy
@@ -246,11 +248,11 @@ func parseV1(b []byte) (Header, int, error) {
 	if !ok {
 		return Header{}, 0, invalid(1, "bad destination address")
 	}
-	sp, ok := parsePort(fields[2])
+	sp, ok := digits.Port(fields[2])
 	if !ok {
 		return Header{}, 0, invalid(1, "source port not in 1..65535")
 	}
-	dp, ok := parsePort(fields[3])
+	dp, ok := digits.Port(fields[3])
 	if !ok {
 		return Header{}, 0, invalid(1, "destination port not in 1..65535")
 	}
@@ -290,24 +292,6 @@ func checkV1Prefix(b []byte) error {
 		return nil
 	}
 	return invalid(1, "protocol is not TCP4, TCP6 or UNKNOWN")
-}
-
-// parsePort parses a decimal port 1..65535 (Kamailio rejects 0, §4.3).
-func parsePort(b []byte) (uint16, bool) {
-	if len(b) == 0 || len(b) > 5 {
-		return 0, false
-	}
-	v := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + int(c-'0')
-	}
-	if v == 0 || v > 0xffff {
-		return 0, false
-	}
-	return uint16(v), true
 }
 
 // parseAddr parses an address strictly for the declared family. It does its

@@ -3,6 +3,8 @@ package sipframe
 import (
 	"bytes"
 	"strings"
+
+	"github.com/hepd/hepd/internal/digits"
 )
 
 // defaultAliasPort is what Kamailio records when the top Via has no port.
@@ -132,8 +134,8 @@ func parseVia(v []byte) (uint16, bool) {
 	if len(c.b) > 0 && c.b[0] == ':' {
 		c.b = c.b[1:]
 		c.skipLWS()
-		digits := c.token(";,")
-		p, okPort := parseUint16(digits)
+		num := c.token(";,")
+		p, okPort := digits.Port(num)
 		if !okPort {
 			return 0, false
 		}
@@ -173,23 +175,6 @@ func parseVia(v []byte) (uint16, bool) {
 		port = defaultAliasPort
 	}
 	return port, true
-}
-
-func parseUint16(b []byte) (uint16, bool) {
-	if len(b) == 0 || len(b) > 5 {
-		return 0, false
-	}
-	v := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + int(c-'0')
-	}
-	if v == 0 || v > 0xffff {
-		return 0, false
-	}
-	return uint16(v), true
 }
 
 func skipWS(b []byte) []byte {
