@@ -39,11 +39,7 @@ type entry struct {
 	wmu      sync.Mutex
 	fd       int
 	closed   bool        // fd closed, or about to be: writes fail
-	q        wqueue      // data the socket did not take yet
-	qDead    instant     // tcp_send_timeout deadline while q is not empty
-	waiters  []waiter    // blocking writes (tcp_async=no) handed to the worker
-	enq      uint64      // bytes ever queued
-	written  uint64      // bytes ever written from the queue
+	ws       *wside      // the queue; nil while nothing is queued
 	failWhy  closeReason // set with closed by a writer that failed the connection
 	wantSent bool        // an opWant command is on its way to the worker
 }
@@ -177,4 +173,32 @@ func (t *table) addrs(e *entry) (local, remote netip.AddrPort, proxied bool, ali
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return e.local, e.remote, e.proxied, slices.Clone(e.aliases)
+}
+
+// wside is a connection's write queue. Most connections (agents that only
+// send) never queue a byte, so it is allocated on the first queued write and
+// dropped when the queue drains with nobody waiting: an idle connection
+// does not pay for it.
+type wside struct {
+	q       wqueue   // data the socket did not take yet
+	qDead   instant  // tcp_send_timeout deadline while q is not empty
+	waiters []waiter // blocking writes (tcp_async=no) handed to the worker
+	enq     uint64   // bytes ever queued
+	written uint64   // bytes ever written from the queue
+}
+
+// queued is how many bytes wait in e's queue. Call with e.wmu held.
+func (e *entry) queued() int {
+	if e.ws == nil {
+		return 0
+	}
+	return e.ws.q.n
+}
+
+// wside returns e's write queue, making it if needed. Call with e.wmu held.
+func (e *entry) wside() *wside {
+	if e.ws == nil {
+		e.ws = new(wside)
+	}
+	return e.ws
 }

@@ -105,7 +105,10 @@ type worker struct {
 	nconns  atomic.Int64 // connections assigned; read by the acceptor to balance
 
 	// Everything below belongs to the worker goroutine.
-	conns  []*conn // indexed by fd
+	// conns maps fd to connection. A map, not a slice indexed by fd: fds
+	// are numbered across all workers, so every worker's slice would span
+	// them all (8 bytes per connection per worker).
+	conns  map[int]*conn
 	timers connHeap
 	now    time.Time // the round's clock reading
 	rt     *Runtime  // the round's runtime snapshot
@@ -153,6 +156,7 @@ func newWorker(s *Stack, id int, m pollMethod) (*worker, error) {
 		events:  make([]event, eventsPerWait),
 		arena:   make([]byte, arenaSize),
 		minRead: readChunk,
+		conns:   make(map[int]*conn),
 		done:    make(chan struct{}),
 	}, nil
 }
@@ -201,10 +205,10 @@ func (w *worker) run() {
 				woken = true
 				continue
 			}
-			if fd >= len(w.conns) || w.conns[fd] == nil {
+			c := w.conns[fd]
+			if c == nil {
 				continue
 			}
-			c := w.conns[fd]
 			if ev.ready&readyWrite != 0 {
 				w.flushQueue(c)
 			}
@@ -348,9 +352,6 @@ func (w *worker) add(c *conn) {
 	if err := w.p.add(c.fd, wantRead); err != nil {
 		w.close(c, closedByError, err)
 		return
-	}
-	for c.fd >= len(w.conns) {
-		w.conns = append(w.conns, nil)
 	}
 	w.conns[c.fd] = c
 	c.last = instantOf(w.now)
@@ -613,10 +614,11 @@ func (w *worker) writeOwn(c *conn, b []byte) {
 	e.touch(w.rt, w.now)
 	if !w.s.cfg.Async {
 		e.wmu.Lock()
-		if e.q.n > 0 {
-			w.s.wqBlocks.Add(int64(e.q.add(b, w.rt.WQBlkSize)))
+		if e.queued() > 0 {
+			ws := e.ws
+			w.s.wqBlocks.Add(int64(ws.q.add(b, w.rt.WQBlkSize)))
 			w.s.wqBytes.Add(int64(len(b)))
-			e.enq += uint64(len(b))
+			ws.enq += uint64(len(b))
 			e.wmu.Unlock()
 			return
 		}
@@ -663,7 +665,7 @@ func (w *worker) write(cm cmd) {
 	// tcp_send_timeout from its call; the worker never blocks.
 	e.wmu.Lock()
 	rest := cm.data
-	if e.q.n == 0 {
+	if e.queued() == 0 {
 		n, err := writeSome(e.fd, rest)
 		e.bytesOut.Add(uint64(n))
 		if err != nil {
@@ -682,10 +684,11 @@ func (w *worker) write(cm cmd) {
 		cm.done <- nil
 		return
 	}
-	w.s.wqBlocks.Add(int64(e.q.add(rest, w.rt.WQBlkSize)))
+	ws := e.wside()
+	w.s.wqBlocks.Add(int64(ws.q.add(rest, w.rt.WQBlkSize)))
 	w.s.wqBytes.Add(int64(len(rest)))
-	e.enq += uint64(len(rest))
-	e.waiters = append(e.waiters, waiter{end: e.enq, deadline: cm.at.Add(w.rt.SendTimeout), done: cm.done})
+	ws.enq += uint64(len(rest))
+	ws.waiters = append(ws.waiters, waiter{end: ws.enq, deadline: cm.at.Add(w.rt.SendTimeout), done: cm.done})
 	e.wantSent = true
 	e.wmu.Unlock()
 	w.watch(c)
@@ -695,11 +698,14 @@ func (w *worker) write(cm cmd) {
 // progress (tcp_async), or the first waiting Write's deadline. Call with
 // e.wmu held.
 func (w *worker) sendDeadline(e *entry) time.Time {
-	if len(e.waiters) > 0 {
-		return e.waiters[0].deadline
-	}
-	if e.q.n > 0 {
-		return e.qDead.time()
+	ws := e.ws
+	switch {
+	case ws == nil:
+		return time.Time{}
+	case len(ws.waiters) > 0:
+		return ws.waiters[0].deadline
+	case ws.q.n > 0:
+		return ws.qDead.time()
 	}
 	return time.Time{}
 }
@@ -708,7 +714,7 @@ func (w *worker) sendDeadline(e *entry) time.Time {
 func (w *worker) watch(c *conn) {
 	e := c.e
 	e.wmu.Lock()
-	queued := e.q.n > 0
+	queued := e.queued() > 0
 	dead := w.sendDeadline(e)
 	e.wmu.Unlock()
 	if !queued || c.dead {
@@ -729,21 +735,25 @@ func (w *worker) watch(c *conn) {
 func (w *worker) flushQueue(c *conn) {
 	e := c.e
 	e.wmu.Lock()
-	n, freed, err := e.q.flush(e.fd)
+	ws := e.wside()
+	n, freed, err := ws.q.flush(e.fd)
 	w.s.wqBytes.Add(-int64(n))
 	w.s.wqBlocks.Add(-int64(freed))
-	e.written += uint64(n)
+	ws.written += uint64(n)
 	e.bytesOut.Add(uint64(n))
 	if n > 0 {
-		e.qDead = instantOf(w.now.Add(w.rt.SendTimeout)) // progress re-arms the deadline
+		ws.qDead = instantOf(w.now.Add(w.rt.SendTimeout)) // progress re-arms the deadline
 	}
-	for len(e.waiters) > 0 && e.waiters[0].end <= e.written {
-		e.waiters[0].done <- nil
-		e.waiters = e.waiters[1:]
+	for len(ws.waiters) > 0 && ws.waiters[0].end <= ws.written {
+		ws.waiters[0].done <- nil
+		ws.waiters = ws.waiters[1:]
 	}
-	empty := e.q.n == 0
+	empty := ws.q.n == 0
 	if empty {
 		e.wantSent = false
+		if len(ws.waiters) == 0 {
+			e.ws = nil // drained: an idle connection holds no queue
+		}
 	}
 	dead := w.sendDeadline(e)
 	e.wmu.Unlock()
@@ -876,9 +886,9 @@ func (w *worker) close(c *conn, why closeReason, err error) {
 		w.bufs.put(c.pbuf)
 		c.pbuf = nil
 	}
-	if c.fd < len(w.conns) && w.conns[c.fd] == c {
+	if w.conns[c.fd] == c {
 		w.p.remove(c.fd)
-		w.conns[c.fd] = nil
+		delete(w.conns, c.fd)
 	}
 	if c.hidx >= 0 {
 		w.timers.remove(c)
@@ -900,10 +910,12 @@ func (w *worker) close(c *conn, why closeReason, err error) {
 	if why == closedBySendTimeout {
 		werr = ErrSendTimeout
 	}
-	for _, wt := range e.waiters {
-		wt.done <- werr
+	if e.ws != nil {
+		for _, wt := range e.ws.waiters {
+			wt.done <- werr
+		}
+		e.ws.waiters = nil
 	}
-	e.waiters = nil
 	unix.Close(c.fd)
 	e.fd = -1
 	e.wmu.Unlock()
@@ -954,7 +966,7 @@ func (w *worker) info() []ConnInfo {
 		e := c.e
 		_, _, _, aliases := w.s.tbl.addrs(e)
 		e.wmu.Lock()
-		queued := e.q.n
+		queued := e.queued()
 		e.wmu.Unlock()
 		state := "open"
 		switch {

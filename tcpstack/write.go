@@ -170,7 +170,7 @@ func (s *Stack) queueLocked(e *entry, b []byte, now time.Time) (want bool, err e
 	}
 	rt := s.rt.Load()
 	rest := b
-	if e.q.n == 0 {
+	if e.queued() == 0 {
 		n, err := writeSome(e.fd, b)
 		e.bytesOut.Add(uint64(n))
 		if err != nil {
@@ -180,12 +180,12 @@ func (s *Stack) queueLocked(e *entry, b []byte, now time.Time) (want bool, err e
 		if len(rest) == 0 {
 			return false, nil
 		}
-	} else if !now.Before(e.qDead.time()) {
+	} else if !now.Before(e.ws.qDead.time()) {
 		s.failLocked(e, closedBySendTimeout)
 		return false, fmt.Errorf("%w: no progress for tcp_send_timeout %v", ErrSendTimeout, rt.SendTimeout)
 	}
-	if e.q.n+len(rest) > rt.ConnWQMax {
-		q := e.q.n
+	if e.queued()+len(rest) > rt.ConnWQMax {
+		q := e.queued()
 		s.failLocked(e, closedByQueue)
 		return false, fmt.Errorf("%w: %d queued + %d > tcp_conn_wq_max %d", ErrQueueFull, q, len(rest), rt.ConnWQMax)
 	}
@@ -194,11 +194,12 @@ func (s *Stack) queueLocked(e *entry, b []byte, now time.Time) (want bool, err e
 		s.failLocked(e, closedByQueue)
 		return false, fmt.Errorf("%w: %d queued in all + %d > tcp_wq_max %d", ErrQueueFull, total-int64(len(rest)), len(rest), rt.WQMax)
 	}
-	wasEmpty := e.q.n == 0
-	s.wqBlocks.Add(int64(e.q.add(rest, rt.WQBlkSize)))
-	e.enq += uint64(len(rest))
+	wasEmpty := e.queued() == 0
+	ws := e.wside()
+	s.wqBlocks.Add(int64(ws.q.add(rest, rt.WQBlkSize)))
+	ws.enq += uint64(len(rest))
 	if wasEmpty {
-		e.qDead = instantOf(now.Add(rt.SendTimeout))
+		ws.qDead = instantOf(now.Add(rt.SendTimeout))
 	}
 	if !e.wantSent {
 		e.wantSent = true
@@ -277,9 +278,12 @@ func (s *Stack) failLocked(e *entry, why closeReason) {
 }
 
 func (s *Stack) dropQueueLocked(e *entry) {
-	s.wqBytes.Add(-int64(e.q.n))
-	s.wqBlocks.Add(-int64(len(e.q.blocks)))
-	e.q = wqueue{}
+	if e.ws == nil {
+		return
+	}
+	s.wqBytes.Add(-int64(e.ws.q.n))
+	s.wqBlocks.Add(-int64(len(e.ws.q.blocks)))
+	e.ws.q = wqueue{}
 }
 
 // touch records a send attempt: as in Kamailio, it re-arms the connection's
