@@ -178,6 +178,14 @@ func (a *acceptor) accept(lfd int) {
 			return
 		case errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
 			continue
+		case errors.Is(err, unix.EMFILE), errors.Is(err, unix.ENFILE), errors.Is(err, unix.ENOBUFS), errors.Is(err, unix.ENOMEM):
+			// Out of descriptors or memory: the listener stays readable, so
+			// returning at once would spin. Pause accepting briefly; the
+			// peers wait in the backlog meanwhile.
+			a.acceptErrors.Add(1)
+			s.rlog.Log(slog.LevelError, "accept-resources", "tcp accept failed: out of file descriptors or memory; accepting paused 100ms (raise ulimit -n)", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			return
 		default:
 			a.acceptErrors.Add(1)
 			s.rlog.Log(slog.LevelError, "accept", "tcp accept failed", "err", err)
