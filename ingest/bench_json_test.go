@@ -31,7 +31,7 @@ func BenchmarkHeaderJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		arena = captureID(arena[:0], &pkt)
-		capID := arena[:len(arena)]
+		capID := arena[:]
 		arena = appendProtocolHeader(arena, &pkt, created, capID, bt.msg.CallID)
 		arena = p.appendDataHeader(arena, &bt.msg)
 	}
