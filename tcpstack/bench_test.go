@@ -35,15 +35,21 @@ func (s *countSink) Deliver(frames []Frame) {
 // path (the writers allocate nothing per write).
 func BenchmarkStackFrames(b *testing.B) {
 	stream, frames := readStream(b, kamailioStream)
-	const conns, streamsPerWrite = 4, 32
-	chunk := bytes.Repeat(stream, streamsPerWrite)
+	benchThroughput(b, stream, len(frames), 32)
+}
+
+// benchThroughput runs the stack under every poll method with four loopback
+// connections, each writing unit (which holds perUnit frames) back to back,
+// unitsPerWrite at a time, until the sink has counted at least b.N frames.
+func benchThroughput(b *testing.B, unit []byte, perUnit, unitsPerWrite int) {
+	const conns = 4
+	chunk := bytes.Repeat(unit, unitsPerWrite)
 	for _, m := range methods {
 		b.Run(m, func(b *testing.B) {
-			// Whole streams per connection, at least b.N frames in all.
-			perConn := (b.N + conns*len(frames) - 1) / (conns * len(frames))
-			sink := &countSink{target: int64(perConn * conns * len(frames)), done: make(chan struct{})}
-			cfg := testConfig(m)
-			s, err := New(cfg, sink, nil)
+			// Whole units per connection, at least b.N frames in all.
+			units := (b.N + conns*perUnit - 1) / (conns * perUnit)
+			sink := &countSink{target: int64(units * conns * perUnit), done: make(chan struct{})}
+			s, err := New(testConfig(m), sink, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -59,13 +65,13 @@ func BenchmarkStackFrames(b *testing.B) {
 				cs[i] = c
 			}
 			b.ReportAllocs()
-			b.SetBytes(int64(len(stream) / len(frames)))
+			b.SetBytes(int64(len(unit) / perUnit))
 			b.ResetTimer()
 			var wg sync.WaitGroup
 			for _, c := range cs {
 				wg.Go(func() {
-					for left := perConn; left > 0; left -= streamsPerWrite {
-						c.Write(chunk[:min(left, streamsPerWrite)*len(stream)])
+					for left := units; left > 0; left -= unitsPerWrite {
+						c.Write(chunk[:min(left, unitsPerWrite)*len(unit)])
 					}
 				})
 			}
@@ -163,44 +169,7 @@ func BenchmarkStackSIPFrames(b *testing.B) {
 		"Max-Forwards: 70\r\nTo: Bob <sip:bob@example.com>\r\nFrom: Alice <sip:alice@example.com>;tag=1928301774\r\n" +
 		"Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314159 INVITE\r\nContact: <sip:alice@10.0.0.1>\r\n" +
 		"Content-Type: application/sdp\r\nContent-Length: 142\r\n\r\n" + strings.Repeat("v", 142))
-	const conns, perWrite = 4, 256
-	chunk := bytes.Repeat(msg, perWrite)
-	for _, m := range methods {
-		b.Run(m, func(b *testing.B) {
-			writes := (b.N + conns*perWrite - 1) / (conns * perWrite)
-			sink := &countSink{target: int64(writes * conns * perWrite), done: make(chan struct{})}
-			s, err := New(testConfig(m), sink, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s.Start()
-			defer s.Shutdown(context.Background())
-			cs := make([]net.Conn, conns)
-			for i := range cs {
-				c, err := net.Dial("tcp", s.Addrs()[0].String())
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer c.Close()
-				cs[i] = c
-			}
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for _, c := range cs {
-				wg.Go(func() {
-					for range writes {
-						c.Write(chunk)
-					}
-				})
-			}
-			<-sink.done
-			b.StopTimer()
-			wg.Wait()
-			b.ReportMetric(float64(sink.n.Load())/b.Elapsed().Seconds(), "frames/s")
-		})
-	}
+	benchThroughput(b, msg, 1, 256)
 }
 
 // BenchmarkIdleConnections reports the Go heap an idle connection holds
