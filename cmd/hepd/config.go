@@ -40,7 +40,7 @@ type Config struct {
 
 	TCPAcceptAliases      Bool `cfg:"tcp_accept_aliases" env:"HEPD_TCP_ACCEPT_ALIASES" default:"no" unit:"bool" help:"a SIP request whose top Via has ;alias registers the Via's sent-by port as an alias of its connection"`
 	TCPAcceptHAProxy      Bool `cfg:"tcp_accept_haproxy" env:"HEPD_TCP_ACCEPT_HAPROXY" default:"no" unit:"bool" help:"every TCP connection must begin with a PROXY protocol v1/v2 header within tcp_wait_data; its source is the connection's address"`
-	TCPAcceptHEP3         Bool `cfg:"tcp_accept_hep3" env:"HEPD_TCP_ACCEPT_HEP3" default:"yes" unit:"bool" help:"a message that starts with HEP3 is a HEP3 frame; otherwise every TCP message is read as SIP"`
+	TCPAcceptHEP3         Bool `cfg:"tcp_accept_hep3" env:"HEPD_TCP_ACCEPT_HEP3" default:"yes" unit:"bool" help:"a message that starts with HEP3 is a HEP3 frame; otherwise every TCP message is read as SIP. Differs from Kamailio (default no): see below"`
 	TCPAcceptNoCL         Bool `cfg:"tcp_accept_no_cl" env:"HEPD_TCP_ACCEPT_NO_CL" default:"no" unit:"bool" help:"accept a SIP message without Content-Length over TCP (it ends at the end of its headers); no closes the connection"`
 	TCPAcceptUnique       Bool `cfg:"tcp_accept_unique" env:"HEPD_TCP_ACCEPT_UNIQUE" default:"no" unit:"bool" help:"refuse a second connection from the same source ip:port"`
 	TCPAsync              Bool `cfg:"tcp_async" env:"HEPD_TCP_ASYNC" alias:"tcp_buf_write" default:"yes" unit:"bool" help:"writes that would block are queued (tcp_conn_wq_max, tcp_wq_max) instead of blocking the writer; alias tcp_buf_write"`
@@ -62,7 +62,7 @@ type Config struct {
 	TCPMaxConnections     Int  `cfg:"tcp_max_connections" env:"HEPD_TCP_MAX_CONNECTIONS" default:"2048" unit:"count" min:"0" max:"2147483647" help:"open TCP connections at most; one more is accepted and closed at once; a runtime value is capped at the start-up value"`
 	TCPNoConnect          Bool `cfg:"tcp_no_connect" env:"HEPD_TCP_NO_CONNECT" default:"no" unit:"bool" help:"refuse new outbound connections"`
 	TCPPollMethod         Str  `cfg:"tcp_poll_method" env:"HEPD_TCP_POLL_METHOD" default:"none" unit:"name" help:"I/O readiness method of the workers: none (best), epoll_lt, epoll_et, poll, select"`
-	TCPRdBufSize          Int  `cfg:"tcp_rd_buf_size" env:"HEPD_TCP_RD_BUF_SIZE" default:"65536" unit:"bytes" min:"512" max:"16777216" help:"largest message accepted on a TCP connection; a larger one closes the connection; runtime changes apply to new connections"`
+	TCPRdBufSize          Int  `cfg:"tcp_rd_buf_size" env:"HEPD_TCP_RD_BUF_SIZE" default:"65536" unit:"bytes" min:"512" max:"16777216" help:"largest message accepted on a TCP connection; a larger one closes the connection; runtime changes apply to new connections. Differs from Kamailio (default 16384): see below"`
 	TCPReusePort          Bool `cfg:"tcp_reuse_port" env:"HEPD_TCP_REUSE_PORT" default:"no" unit:"bool" help:"SO_REUSEPORT: several hepd processes may listen on one port"`
 	TCPScriptMode         Int  `cfg:"tcp_script_mode" env:"HEPD_TCP_SCRIPT_MODE" default:"0" unit:"mode" min:"0" max:"1" help:"a message that cannot be stored (no Call-ID, no CSeq): 0 closes its connection, 1 goes on"`
 	TCPSendTimeout        Int  `cfg:"tcp_send_timeout" env:"HEPD_TCP_SEND_TIMEOUT" default:"10" unit:"s" min:"-1" max:"2147483647" help:"a connection whose writes cannot drain for this long is closed; also TCP_USER_TIMEOUT"`
