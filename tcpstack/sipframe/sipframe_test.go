@@ -523,25 +523,16 @@ func FuzzScanner(f *testing.F) {
 }
 
 func BenchmarkNextSIP(b *testing.B) {
-	in := readTestdata(b, "sipp-raw-sip-tcp-stream-5calls.bin")
-	o := defOpts
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		var s Scanner
-		for p := in; len(p) > 0; {
-			r, err := s.Next(p, o)
-			if err != nil || r.Kind == Incomplete {
-				b.Fatal(r, err)
-			}
-			p = p[r.N:]
-		}
-	}
+	benchScan(b, "sipp-raw-sip-tcp-stream-5calls.bin", defOpts)
 }
 
 func BenchmarkNextHEP3(b *testing.B) {
-	in := readTestdata(b, "kamailio-hep3-tcp-stream-5calls.bin")
-	o := Options{AcceptHEP3: true, CRLFPing: true}
+	benchScan(b, "kamailio-hep3-tcp-stream-5calls.bin", Options{AcceptHEP3: true, CRLFPing: true})
+}
+
+// benchScan cuts a recorded stream into its messages with one Scanner.
+func benchScan(b *testing.B, file string, o Options) {
+	in := readTestdata(b, file)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
