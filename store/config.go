@@ -55,6 +55,15 @@ type Config struct {
 	// committed rows. Default false.
 	AsyncCommit bool
 
+	// SpoolDir is the folder of the disk spool that takes batches while the
+	// database is unreachable or cannot keep up (see package spool); empty
+	// disables it: batches then wait in memory, up to MaxPending. It also
+	// holds the rejects file (RejectsFile) when hepd_rejects cannot be
+	// written.
+	SpoolDir string
+	// SpoolMaxBytes bounds the spool on disk. Default 1 GiB.
+	SpoolMaxBytes int64
+
 	// RetryMin and RetryMax bound the exponential backoff between attempts
 	// to write a batch while the database is unreachable. Defaults 100ms, 5s.
 	RetryMin, RetryMax time.Duration
@@ -133,6 +142,9 @@ func (c Config) settings() (*settings, error) {
 	def(&s.Writers, 2)
 	def(&s.MaxPending, 100000)
 	def(&s.RetentionDays, 14)
+	if s.SpoolMaxBytes == 0 {
+		s.SpoolMaxBytes = 1 << 30
+	}
 	defDur(&s.FlushInterval, 200*time.Millisecond)
 	defDur(&s.MaintenanceInterval, 10*time.Minute)
 	defDur(&s.RetryMin, 100*time.Millisecond)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hepd/hepd/internal/ratelog"
 	"github.com/hepd/hepd/migrations"
+	"github.com/hepd/hepd/store/spool"
 )
 
 // ErrClosed is returned by Add after Close.
@@ -33,15 +34,16 @@ type Store struct {
 	parts   partitions
 	stats   counters
 
-	mu      sync.Mutex
-	work    *sync.Cond          // signalled when ready gets a batch or on close
-	cur     [len(tables)]*batch // filling
-	ready   []*batch            // sealed, waiting for a writer
-	free    []*batch            // for reuse
-	space   chan struct{}       // closed when pending drops below MaxPending; nil if nobody waits
-	pending int                 // rows added and not yet committed, rejected or lost
-	rowSize int                 // bytes per row of the last full batch: sizes new arenas
-	closed  bool
+	mu       sync.Mutex
+	work     *sync.Cond          // signalled when ready gets a batch or on close
+	cur      [len(tables)]*batch // filling
+	ready    []*batch            // sealed, waiting for a writer
+	free     []*batch            // for reuse
+	space    chan struct{}       // closed when pending drops below MaxPending; nil if nobody waits
+	spilling bool                // the spiller holds a batch that may come back to ready
+	pending  int                 // rows added and not yet committed, rejected or lost
+	rowSize  int                 // bytes per row of the last full batch: sizes new arenas
+	closed   bool
 
 	runCtx    context.Context // ends when Close gives up: writers stop retrying
 	cancelRun context.CancelFunc
@@ -51,10 +53,22 @@ type Store struct {
 
 	maintMu   sync.Mutex // one maintenance round at a time
 	maintConn *pgx.Conn
+
+	spool    *spool.Spool // nil when disabled
+	spoolMu  sync.Mutex   // spoolBuf
+	spoolBuf []byte
+	spill    *sync.Cond  // wakes the spiller: Add is about to block
+	down     atomic.Bool // the database failed a write: spool without trying it
+	dbReady  atomic.Bool // migrations applied (Open could reach the database)
+	rejectMu sync.Mutex  // the rejects file
 }
 
 type counters struct {
 	added, committed, rejected, lost atomic.Uint64
+	spooled, spilled, replayed       atomic.Uint64
+	replaySkipped, spoolUnreadable   atomic.Uint64
+	rejectsStored, rejectsFiled      atomic.Uint64
+	ambiguous, ambiguousIn           atomic.Uint64
 	batches, copyErrors, flushes     atomic.Uint64
 	partitionsCreated                atomic.Uint64
 	partitionsDropped                atomic.Uint64
@@ -67,8 +81,31 @@ type Stats struct {
 	RowsAdded     uint64 // accepted by Add
 	RowsCommitted uint64 // in the database
 	RowsRejected  uint64 // refused by the database for their content (see doc)
-	RowsLost      uint64 // still unwritten when Close gave up
-	RowsPending   int    // accepted, not yet committed, rejected or lost
+	RowsLost      uint64 // still unwritten when Close gave up, and no spool took them
+	RowsPending   int    // in memory: accepted, not yet committed, rejected, spooled or lost
+
+	// Rejected rows kept in the hepd_rejects table, and those that went to
+	// the rejects file because that insert failed too.
+	RejectsStored uint64
+	RejectsFiled  uint64
+
+	// The disk spool (all zero when disabled).
+	DBDown              bool   // the last write failed: batches go to the spool
+	RowsSpooled         uint64 // written to the spool since Open
+	RowsSpilled         uint64 // of those, spooled because the database could not keep up
+	RowsReplayed        uint64 // committed from the spool since Open (in RowsCommitted too)
+	RowsReplaySkipped   uint64 // in the spool but found committed already (a restart or lost COMMIT reply)
+	RowsSpoolUnreadable uint64 // in records this hepd cannot decode; the segment is kept aside
+	SpoolRows           int64  // in the spool now, waiting for replay
+	SpoolBytes          int64
+	SpoolSegments       int
+	SpoolFullRefusals   uint64 // batches the spool had no room for (held in memory instead)
+	SpoolCorruptSkips   uint64 // damaged segments moved aside
+
+	// COMMITs whose reply was lost with the connection, and how many of
+	// them turned out to have committed (not written again).
+	CommitsUnknown   uint64
+	CommitsUnknownIn uint64
 
 	Batches    uint64 // COPY statements committed
 	CopyErrors uint64 // attempts to write a batch (connect, partition, COPY) that failed
@@ -122,19 +159,41 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	s := &Store{cfg: st, connCfg: cc, wrCfg: wc, log: log, rlog: ratelog.New(log, 10*time.Second)}
 	s.work = sync.NewCond(&s.mu)
+	s.spill = sync.NewCond(&s.mu)
+	if st.SpoolDir != "" {
+		sp, err := spool.Open(st.SpoolDir, st.SpoolMaxBytes, log)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		s.spool = sp
+		if n := sp.Stats().Rows; n > 0 {
+			log.Info("store: spool holds rows from before, replaying them", "dir", st.SpoolDir, "rows", n)
+		}
+	}
 
 	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err == nil {
+		if err = s.prepare(ctx, conn); err != nil {
+			conn.Close(context.WithoutCancel(ctx))
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("store: connect: %w", err)
-	}
-	if err := migrations.Apply(ctx, conn); err != nil {
-		conn.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	s.maintConn = conn
-	if err := s.ensureDays(ctx, conn, time.Now().AddDate(0, 0, -1), 4); err != nil {
-		conn.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("store: create partitions: %w", err)
+		// Unreachable is not fatal when there is a spool to capture into;
+		// an answer from the server (wrong password, no such database, no
+		// privilege) is, as is anything without a spool.
+		var pgErr *pgconn.PgError
+		if s.spool == nil || errors.As(err, &pgErr) || ctx.Err() != nil {
+			if s.spool != nil {
+				s.spool.Close()
+			}
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		log.Warn("store: database unreachable at start, capturing into the spool until it answers",
+			"dir", st.SpoolDir, "err", err)
+		s.down.Store(true)
+	} else {
+		s.maintConn = conn
+		s.dbReady.Store(true)
 	}
 
 	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
@@ -147,7 +206,24 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	s.loops.Add(2)
 	go s.ticker(loopCtx)
 	go s.maintainLoop(loopCtx)
+	if s.spool != nil {
+		s.loops.Add(2)
+		go s.replayer(loopCtx)
+		go s.spiller()
+	}
 	return s, nil
+}
+
+// prepare applies the migrations and creates the partitions of yesterday,
+// today, tomorrow and the day after.
+func (s *Store) prepare(ctx context.Context, conn *pgx.Conn) error {
+	if err := migrations.Apply(ctx, conn); err != nil {
+		return err
+	}
+	if err := s.ensureDays(ctx, conn, time.Now().AddDate(0, 0, -1), 4); err != nil {
+		return fmt.Errorf("create partitions: %w", err)
+	}
+	return nil
 }
 
 // Add queues rows for writing, copying their bytes, so the caller may reuse
@@ -169,6 +245,7 @@ func (s *Store) Add(ctx context.Context, rows []Row) error {
 		if s.space == nil {
 			s.space = make(chan struct{})
 		}
+		s.spill.Signal()
 		space := s.space
 		s.mu.Unlock()
 		select {
@@ -259,7 +336,7 @@ func (s *Store) ticker(ctx context.Context) {
 func (s *Store) next() *batch {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.ready) == 0 && !s.closed {
+	for len(s.ready) == 0 && (!s.closed || s.spilling) {
 		s.work.Wait()
 	}
 	if len(s.ready) == 0 {
@@ -297,200 +374,46 @@ func (s *Store) done(b *batch) {
 	s.mu.Unlock()
 }
 
-// writer owns one connection and writes batches until the store closes.
-type writer struct {
-	s       *Store
-	conn    *pgx.Conn
-	src     *copySource
-	slots   []time.Time // scratch for ensurePartitions
-	backoff time.Duration
-}
-
-func (s *Store) writer() {
-	defer s.writers.Done()
-	w := &writer{s: s, src: newCopySource()}
-	defer func() {
-		if w.conn != nil {
-			w.conn.Close(context.Background())
-		}
-	}()
-	for b := s.next(); b != nil; b = s.next() {
-		w.write(b, b.all())
-		s.done(b)
-	}
-}
-
-// write commits the rows sel of b, or rejects the ones the database refuses
-// for their content. It returns only when every row is settled or the store
-// gave up (Close deadline), in which case the rows are handed to unwritten.
-func (w *writer) write(b *batch, sel []int32) {
-	s := w.s
-	ctx := s.runCtx
-	tbl := tables[b.table].name
-	noPartition := 0
+// spiller moves sealed batches to the spool while Add would otherwise
+// block: the database cannot keep up, and the spool absorbs the burst so
+// that readers (UDP above all) are not paused. It takes the newest batch,
+// leaving the oldest to the writers. When the spool is full it waits, and
+// Add's backpressure takes over.
+func (s *Store) spiller() {
+	defer s.loops.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for {
-		if ctx.Err() != nil {
-			s.unwritten(b, sel, ctx.Err())
+		for !s.closed && (s.pending < s.cfg.MaxPending || len(s.ready) == 0) {
+			s.spill.Wait()
+		}
+		if s.closed {
 			return
 		}
-		err := w.connect(ctx)
-		if err == nil {
-			err = w.ensurePartitions(ctx, b, sel)
+		n := len(s.ready) - 1
+		b := s.ready[n]
+		s.ready[n] = nil
+		s.ready = s.ready[:n]
+		s.spilling = true // writers must not leave while it may come back
+		s.mu.Unlock()
+		ok := s.spoolRows(b, b.all(), nil)
+		if ok {
+			s.stats.spilled.Add(uint64(len(b.rows)))
+			s.done(b)
 		}
-		if err == nil {
-			var n int64
-			n, err = w.conn.CopyFrom(ctx, pgx.Identifier{tbl}, copyColumns, w.src.reset(b, sel))
-			if err == nil {
-				b.observeCommitted(&s.stats.commit, sel, time.Now().UnixNano())
-				s.stats.committed.Add(uint64(n))
-				s.stats.batches.Add(1)
-				w.backoff = 0
-				return
-			}
-		}
-		s.stats.copyErrors.Add(1)
-		switch classify(err) {
-		case errNoPartition:
-			// Another node dropped a partition we knew of: re-read the
-			// catalog and create it again. Twice in a row is the data's
-			// fault (e.g. a bound we cannot create); isolate then.
-			if noPartition++; noPartition <= 2 {
-				if spans, lerr := loadSpans(ctx, w.conn, &tables[b.table]); lerr == nil {
-					s.parts.set(b.table, spans)
-				}
-				continue
-			}
-			fallthrough
-		case errData:
-			w.isolate(b, sel, err)
-			return
-		case errPermanent:
-			// Dropping the rows would lose data, isolating them would
-			// reject good rows: wait for a human to fix the schema or
-			// privileges, with backpressure.
-			s.rlog.Log(slog.LevelError, "retry:"+tbl, "store: cannot write batch (schema or privileges?), will retry",
-				"table", tbl, "rows", len(sel), "err", err)
-			w.sleep(ctx)
-		default:
-			if w.conn != nil && w.conn.IsClosed() {
-				w.conn = nil
-			}
-			s.rlog.Log(slog.LevelWarn, "retry:"+tbl, "store: cannot write batch, will retry",
-				"table", tbl, "rows", len(sel), "err", err)
-			w.sleep(ctx)
-		}
-	}
-}
-
-// isolate splits a batch the database refused for its content. PostgreSQL
-// names the offending COPY line, so the rows before it are good, the row
-// itself is tried alone, and the rest is written again (and split again if
-// needed); without a line number the batch is halved.
-func (w *writer) isolate(b *batch, sel []int32, err error) {
-	if len(sel) == 1 {
-		w.s.reject(b, sel[0], err)
-		return
-	}
-	// sel aliases b.sel; copy before recursing, which reuses nothing of it
-	// but must not see it change under it either.
-	sel = append([]int32(nil), sel...)
-	if line := copyLine(err); line >= 1 && line <= len(sel) {
-		if line > 1 {
-			w.write(b, sel[:line-1])
-		}
-		w.write(b, sel[line-1:line])
-		if line < len(sel) {
-			w.write(b, sel[line:])
-		}
-		return
-	}
-	h := len(sel) / 2
-	w.write(b, sel[:h])
-	w.write(b, sel[h:])
-}
-
-func (s *Store) reject(b *batch, i int32, err error) {
-	s.stats.rejected.Add(1)
-	sid, _, _, _ := b.fields(i)
-	tbl := tables[b.table].name
-	s.rlog.Log(slog.LevelWarn, "reject:"+tbl, "store: row rejected by the database",
-		"table", tbl, "sid", string(sid[:min(len(sid), 128)]),
-		"create_date", time.UnixMicro(b.rows[i].us).UTC(), "err", err)
-}
-
-// unwritten receives rows the store gave up on. Today they are counted and
-// logged; this is where a disk spool will take them.
-func (s *Store) unwritten(b *batch, sel []int32, err error) {
-	s.stats.lost.Add(uint64(len(sel)))
-	tbl := tables[b.table].name
-	s.rlog.Log(slog.LevelError, "lost:"+tbl, "store: rows not written", "table", tbl, "rows", len(sel), "err", err)
-}
-
-func (w *writer) connect(ctx context.Context) error {
-	if w.conn != nil {
-		return nil
-	}
-	c, err := pgx.ConnectConfig(ctx, w.s.wrCfg)
-	if err != nil {
-		return err
-	}
-	w.conn = c
-	return nil
-}
-
-func (w *writer) sleep(ctx context.Context) {
-	w.backoff = min(max(2*w.backoff, w.s.cfg.RetryMin), w.s.cfg.RetryMax)
-	t := time.NewTimer(w.backoff)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
-// ensurePartitions creates the partitions missing for rows sel of b.
-// A DDL error that is not about connectivity is logged and ignored: the
-// COPY then reports the rows without a partition and they are isolated,
-// rather than the table stalling forever.
-func (w *writer) ensurePartitions(ctx context.Context, b *batch, sel []int32) error {
-	s := w.s
-	spans := s.parts.get(b.table)
-	step := s.cfg.step[b.table]
-	w.slots = w.slots[:0]
-	var last span
-	for _, i := range sel {
-		us := b.rows[i].us
-		if us >= last.from && us < last.to {
+		s.mu.Lock()
+		s.spilling = false
+		if !ok {
+			// Full: hand it back and look again in a while.
+			s.ready = append(s.ready, b)
+			s.work.Broadcast()
+			s.mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+			s.mu.Lock()
 			continue
 		}
-		if sp, ok := find(spans, us); ok {
-			last = sp
-			continue
-		}
-		from, _ := slot(time.UnixMicro(us), step)
-		if len(w.slots) == 0 || !containsTime(w.slots, from) {
-			w.slots = append(w.slots, from)
-		}
+		s.work.Broadcast() // a closing writer may be waiting for this batch's fate
 	}
-	if len(w.slots) == 0 {
-		return nil
-	}
-	_, err := s.createPartitions(ctx, w.conn, b.table, w.slots)
-	if err != nil && classify(err) != errRetry {
-		s.rlog.Log(slog.LevelError, "ddl:"+tables[b.table].name, "store: cannot create partition on demand",
-			"table", tables[b.table].name, "err", err)
-		return nil
-	}
-	return err
-}
-
-func containsTime(ts []time.Time, t time.Time) bool {
-	for _, x := range ts {
-		if x.Equal(t) {
-			return true
-		}
-	}
-	return false
 }
 
 type errKind int
@@ -570,11 +493,18 @@ func (s *Store) Maintain(ctx context.Context) error {
 		}
 		s.maintConn = c
 	}
+	if !s.dbReady.Load() {
+		// The replayer prepares the schema when the database comes back.
+		return errors.New("store: maintenance: database not prepared yet")
+	}
 	now := time.Now()
 	if err := s.ensureDays(ctx, s.maintConn, now, 3); err != nil {
 		return fmt.Errorf("store: maintenance: %w", err)
 	}
 	var errs []error
+	if err := s.pruneBookkeeping(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	for t := range tables {
 		if err := s.dropExpired(ctx, s.maintConn, t, now); err != nil {
 			errs = append(errs, err)
@@ -607,6 +537,7 @@ func (s *Store) Close(ctx context.Context) error {
 		s.space = nil
 	}
 	s.work.Broadcast()
+	s.spill.Broadcast()
 	s.mu.Unlock()
 
 	s.stopLoops()
@@ -629,6 +560,14 @@ func (s *Store) Close(ctx context.Context) error {
 		s.maintConn.Close(context.WithoutCancel(ctx))
 	}
 	s.maintMu.Unlock()
+	if s.spool != nil {
+		if st := s.spool.Stats(); st.Rows > 0 {
+			s.log.Info("store: rows left in the spool for the next start", "dir", s.spool.Dir(), "rows", st.Rows, "bytes", st.Bytes)
+		}
+		if cerr := s.spool.Close(); cerr != nil {
+			err = cerr
+		}
+	}
 	if n := s.stats.lost.Load(); n > 0 {
 		err = fmt.Errorf("store: close: %d rows not written: %w", n, context.Cause(ctx))
 	}
@@ -642,22 +581,41 @@ func (s *Store) Stats() Stats {
 	s.mu.Unlock()
 	c := &s.stats
 	q, n := c.commit.quantiles(0.5, 0.99)
+	var sp spool.Stats
+	if s.spool != nil {
+		sp = s.spool.Stats()
+	}
 	return Stats{
-		CommitLatencyRows: n,
-		CommitLatencyP50:  q[0],
-		CommitLatencyP99:  q[1],
-		CommitLatencyMax:  time.Duration(c.commit.max.Load()) * time.Microsecond,
-		RowsAdded:         c.added.Load(),
-		RowsCommitted:     c.committed.Load(),
-		RowsRejected:      c.rejected.Load(),
-		RowsLost:          c.lost.Load(),
-		RowsPending:       pending,
-		Batches:           c.batches.Load(),
-		CopyErrors:        c.copyErrors.Load(),
-		PartitionsCreated: c.partitionsCreated.Load(),
-		PartitionsDropped: c.partitionsDropped.Load(),
-		Flushes:           c.flushes.Load(),
-		FlushLatencySum:   time.Duration(c.latencySum.Load()),
-		FlushLatencyMax:   time.Duration(c.latencyMax.Load()),
+		SpoolRows:           sp.Rows,
+		SpoolBytes:          sp.Bytes,
+		SpoolSegments:       sp.Segments,
+		SpoolFullRefusals:   sp.Full,
+		SpoolCorruptSkips:   sp.CorruptSkips,
+		CommitLatencyRows:   n,
+		CommitLatencyP50:    q[0],
+		CommitLatencyP99:    q[1],
+		CommitLatencyMax:    time.Duration(c.commit.max.Load()) * time.Microsecond,
+		RowsAdded:           c.added.Load(),
+		RowsCommitted:       c.committed.Load(),
+		RowsRejected:        c.rejected.Load(),
+		RowsLost:            c.lost.Load(),
+		RejectsStored:       c.rejectsStored.Load(),
+		RejectsFiled:        c.rejectsFiled.Load(),
+		DBDown:              s.down.Load(),
+		RowsSpooled:         c.spooled.Load(),
+		RowsSpilled:         c.spilled.Load(),
+		RowsReplayed:        c.replayed.Load(),
+		RowsReplaySkipped:   c.replaySkipped.Load(),
+		RowsSpoolUnreadable: c.spoolUnreadable.Load(),
+		CommitsUnknown:      c.ambiguous.Load(),
+		CommitsUnknownIn:    c.ambiguousIn.Load(),
+		RowsPending:         pending,
+		Batches:             c.batches.Load(),
+		CopyErrors:          c.copyErrors.Load(),
+		PartitionsCreated:   c.partitionsCreated.Load(),
+		PartitionsDropped:   c.partitionsDropped.Load(),
+		Flushes:             c.flushes.Load(),
+		FlushLatencySum:     time.Duration(c.latencySum.Load()),
+		FlushLatencyMax:     time.Duration(c.latencyMax.Load()),
 	}
 }

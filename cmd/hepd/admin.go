@@ -214,6 +214,12 @@ func collectValue(ch chan<- prometheus.Metric, name string, labels prometheus.La
 		emit(ch, name, labels, float64(v.Uint()))
 	case reflect.Float32, reflect.Float64:
 		emit(ch, name, labels, v.Float())
+	case reflect.Bool:
+		var f float64
+		if v.Bool() {
+			f = 1
+		}
+		emit(ch, name, labels, f)
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
 			collectValue(ch, name, labels, v.Elem())

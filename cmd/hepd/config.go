@@ -74,7 +74,7 @@ type Config struct {
 	TCPWQMax              Int  `cfg:"tcp_wq_max" env:"HEPD_TCP_WQ_MAX" default:"10485760" unit:"bytes" min:"0" max:"1073741824" help:"queued bytes over all connections at most"`
 
 	DBDSN       Str `cfg:"db_dsn" env:"HEPD_DB_DSN" default:"" unit:"dsn" help:"PostgreSQL to write to; empty starts hepd's own local cluster under data_dir"`
-	DataDir     Str `cfg:"data_dir" env:"HEPD_DATA_DIR" default:"" unit:"path" help:"folder for hepd's own PostgreSQL cluster (when db_dsn is empty); empty means ./hepd-data, or /var/lib/hepd when run as root"`
+	DataDir     Str `cfg:"data_dir" env:"HEPD_DATA_DIR" default:"" unit:"path" help:"folder for hepd's own PostgreSQL cluster (pg/, when db_dsn is empty) and the disk spool (spool/, see spool_dir); empty means ./hepd-data, or /var/lib/hepd when run as root"`
 	LocalDBPort Int `cfg:"local_db_port" env:"HEPD_LOCAL_DB_PORT" default:"9432" unit:"port" min:"1" max:"65535" help:"loopback port of hepd's own PostgreSQL cluster"`
 
 	DBBatchRows         Int  `cfg:"db_batch_rows" env:"HEPD_DB_BATCH_ROWS" default:"500" unit:"rows" min:"1" max:"1000000" help:"a table's batch is written when it holds this many rows"`
@@ -83,6 +83,8 @@ type Config struct {
 	DBIndexProfile      Str  `cfg:"db_index_profile" env:"HEPD_DB_INDEX_PROFILE" default:"homer" unit:"name" oneof:"homer,lean" help:"per-partition indexes: homer (Homer 7's full set) or lean (sid, create_date, from_user, to_user; see Performance); applies to partitions created from then on"`
 	DBSynchronousCommit Bool `cfg:"db_synchronous_commit" env:"HEPD_DB_SYNCHRONOUS_COMMIT" default:"yes" unit:"bool" help:"no sets synchronous_commit = off for the writer sessions: faster commits, but a database crash may lose its last committed rows"`
 	DBMaxPending        Int  `cfg:"db_max_pending" env:"HEPD_DB_MAX_PENDING" default:"200000" unit:"rows" min:"1" max:"100000000" help:"rows buffered before readers pause (TCP then pushes back on agents)"`
+	SpoolDir            Str  `cfg:"spool_dir" env:"HEPD_SPOOL_DIR" default:"" unit:"path" help:"disk spool: batches go here while the database is unreachable or cannot keep up, and are replayed in order when it can; empty means data_dir/spool; none disables it (batches then wait in memory, up to db_max_pending)"`
+	SpoolMaxMB          Int  `cfg:"spool_max_mb" env:"HEPD_SPOOL_MAX_MB" default:"1024" unit:"MiB" min:"4" max:"16777216" help:"the spool's size on disk at most; when full, batches wait in memory and readers pause (TCP pushes back on agents)"`
 
 	DBPartSIP  Str `cfg:"db_part_sip" env:"HEPD_DB_PART_SIP" default:"1h" unit:"step" oneof:"5m,10m,15m,20m,30m,45m,1h,2h,6h,12h,1d" help:"partition size of the SIP tables"`
 	DBPartQoS  Str `cfg:"db_part_qos" env:"HEPD_DB_PART_QOS" default:"6h" unit:"step" oneof:"5m,10m,15m,20m,30m,45m,1h,2h,6h,12h,1d" help:"partition size of hep_proto_5_default and hep_proto_35_default"`

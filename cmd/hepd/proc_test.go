@@ -102,6 +102,7 @@ func startHepd(t *testing.T, bin string, env map[string]string) *hepdProc {
 		// a fresh database, and creating 288 hourly partitions with their
 		// indexes is most of a start-up (the store's tests cover the layout).
 		"HEPD_DB_PART_SIP": "6h",
+		"HEPD_SPOOL_DIR":   filepath.Join(t.TempDir(), "spool"),
 	}
 	for k, v := range env {
 		vars[k] = v

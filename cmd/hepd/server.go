@@ -76,12 +76,22 @@ type server struct {
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	s := &server{cfg: cfg, log: log}
 
-	dsn := string(cfg.DBDSN)
-	if dsn == "" {
-		dir, err := clusterDir(string(cfg.DataDir))
-		if err != nil {
+	dsn, spoolDir := string(cfg.DBDSN), string(cfg.SpoolDir)
+	var dataDir string
+	if dsn == "" || spoolDir == "" {
+		var err error
+		if dataDir, err = resolveDataDir(string(cfg.DataDir)); err != nil {
 			return err
 		}
+	}
+	switch spoolDir {
+	case "none":
+		spoolDir = ""
+	case "":
+		spoolDir = filepath.Join(dataDir, "spool")
+	}
+	if dsn == "" {
+		dir := filepath.Join(dataDir, "pg")
 		cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Port: int(cfg.LocalDBPort), Log: log})
 		if err != nil {
 			return fmt.Errorf("local PostgreSQL (set db_dsn to use your own server): %w", err)
@@ -95,11 +105,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Info("local PostgreSQL running", "data", dir, "dsn", dsn, "query_with", "psql '"+dsn+"'")
 	}
 
-	st, err := store.Open(ctx, storeConfig(cfg, dsn), log)
+	st, err := store.Open(ctx, storeConfig(cfg, dsn, spoolDir), log)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
 	s.store = st
+	if spoolDir != "" {
+		log.Info("disk spool ready", "dir", spoolDir, "max_mb", int(cfg.SpoolMaxMB), "rows_waiting", st.Stats().SpoolRows)
+	} else {
+		log.Warn("disk spool disabled (spool_dir = none): while the database is away, batches wait in memory only")
+	}
 
 	// Writes get their own context: SIGTERM must not abort the final flush.
 	writeCtx, abortWrites := context.WithCancel(context.Background())
@@ -196,6 +211,7 @@ func (s *server) logFinal() {
 	args := []any{
 		"hep_received", ps.Received, "records", ps.Records,
 		"rows_committed", ss.RowsCommitted, "rows_rejected", ss.RowsRejected, "rows_lost", ss.RowsLost,
+		"rows_spooled", ss.RowsSpooled, "rows_replayed", ss.RowsReplayed, "spool_rows", ss.SpoolRows,
 		"udp_datagrams", s.udpDatagrams(),
 	}
 	if s.tcp != nil {
@@ -205,10 +221,11 @@ func (s *server) logFinal() {
 	s.log.Info("hepd stopped", args...)
 }
 
-// clusterDir returns (and creates) the folder of hepd's own PostgreSQL
-// cluster. As root, PostgreSQL runs as the postgres user, which cannot reach
-// a folder under root's 0700 home: the default is then /var/lib/hepd.
-func clusterDir(dataDir string) (string, error) {
+// resolveDataDir returns (and creates) hepd's data folder: its own
+// PostgreSQL cluster (pg/) and the spool (spool/). As root, PostgreSQL runs
+// as the postgres user, which cannot reach a folder under root's 0700 home:
+// the default is then /var/lib/hepd.
+func resolveDataDir(dataDir string) (string, error) {
 	if dataDir == "" {
 		dataDir = "hepd-data"
 		if os.Geteuid() == 0 {
@@ -223,7 +240,7 @@ func clusterDir(dataDir string) (string, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return "", fmt.Errorf("data_dir: %w", err)
 	}
-	return filepath.Join(dataDir, "pg"), nil
+	return dataDir, nil
 }
 
 func (s *server) udpDatagrams() uint64 {

@@ -60,9 +60,11 @@ func tcpConfig(c Config, listen []netip.AddrPort) tcpstack.Config {
 }
 
 // storeConfig maps the db_* parameters onto the store's configuration.
-func storeConfig(c Config, dsn string) store.Config {
+func storeConfig(c Config, dsn, spoolDir string) store.Config {
 	return store.Config{
 		DSN:           dsn,
+		SpoolDir:      spoolDir,
+		SpoolMaxBytes: int64(c.SpoolMaxMB) << 20,
 		BatchRows:     int(c.DBBatchRows),
 		FlushInterval: time.Duration(c.DBFlushMS) * time.Millisecond,
 		Writers:       int(c.DBWriters),

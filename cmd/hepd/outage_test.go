@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hepd/hepd/store/pgcluster"
+	"github.com/hepd/hepd/store/pgtest"
+)
+
+// outageDB is a PostgreSQL of the test's own that the test stops and
+// starts again on the same port.
+type outageDB struct {
+	t    *testing.T
+	dir  string
+	port int
+	dsn  string
+	cl   *pgcluster.Cluster
+}
+
+func newOutageDB(t *testing.T) *outageDB {
+	t.Helper()
+	d := &outageDB{t: t, dir: pgtest.TempDir(t)}
+	cl, err := pgcluster.Start(context.Background(), pgcluster.Options{Dir: d.dir, Throwaway: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cl, d.port, d.dsn = cl, cl.Port(), cl.DSN()
+	t.Cleanup(func() {
+		if d.cl != nil {
+			d.cl.Stop(context.Background())
+		}
+	})
+	return d
+}
+
+func (d *outageDB) stop() {
+	d.t.Helper()
+	if err := d.cl.Stop(context.Background()); err != nil {
+		d.t.Fatal(err)
+	}
+	d.cl = nil
+}
+
+func (d *outageDB) start() {
+	d.t.Helper()
+	cl, err := pgcluster.Start(context.Background(), pgcluster.Options{Dir: d.dir, Port: d.port, Throwaway: true})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.cl = cl
+}
+
+// storeStats reads the store's counters from the admin API.
+type storeStats struct {
+	RowsCommitted, RowsSpooled, RowsReplayed, RowsLost uint64
+	SpoolRows                                          int64
+	DBDown                                             bool
+}
+
+func (h *hepdProc) storeStats(t *testing.T) storeStats {
+	t.Helper()
+	b, err := httpGet("http://" + h.admin + "/api/v1/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct{ Store storeStats }
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s.Store
+}
+
+func (h *hepdProc) waitStore(t *testing.T, what string, cond func(storeStats) bool) storeStats {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		s := h.storeStats(t)
+		if cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s: %+v\n%s", what, s, h.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// dbTotal counts the rows of every Homer table.
+func dbTotal(t *testing.T, dsn string) int64 {
+	t.Helper()
+	var total int64
+	for _, n := range tableCounts(t, connect(t, dsn)) {
+		total += n
+	}
+	return total
+}
+
+// TestDatabaseOutageDuringTCPRun: PostgreSQL stops in the middle of a
+// hepgen run over TCP and comes back later; hepd keeps accepting (the spool
+// takes the batches), replays, and the database ends with exactly the
+// messages hepgen sent.
+func TestDatabaseOutageDuringTCPRun(t *testing.T) {
+	db := newOutageDB(t)
+	hepd, hepgen := buildBin(t, "./cmd/hepd"), buildBin(t, "./cmd/hepgen")
+	h := startHepd(t, hepd, map[string]string{"HEPD_DB_DSN": db.dsn})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// 21,000 messages at 3,000/s: about 7 s, with the outage in the middle.
+	gen := command(ctx, hepgen, "-json", "-transport", "tcp", "-calls", "3000", "-conns", "4", "-rate", "3000", h.hep.String())
+	var out strings.Builder
+	gen.Stdout = &out
+	if err := gen.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStore(t, "rows before the outage", func(s storeStats) bool { return s.RowsCommitted >= 2000 })
+	db.stop()
+	during := h.waitStore(t, "the spool to take batches", func(s storeStats) bool { return s.DBDown && s.RowsSpooled >= 3000 })
+	db.start()
+	if err := gen.Wait(); err != nil {
+		t.Fatalf("hepgen: %v", err)
+	}
+	var sum genSummary
+	if err := json.Unmarshal([]byte(out.String()), &sum); err != nil || sum.Errors != 0 || sum.Total != 21000 {
+		t.Fatalf("hepgen summary %q (%v)", out.String(), err)
+	}
+	after := h.waitStore(t, "every row committed and the spool empty", func(s storeStats) bool {
+		return s.RowsCommitted >= uint64(sum.Total) && s.SpoolRows == 0
+	})
+	if code := h.stop(t); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if got := dbTotal(t, db.dsn); got != sum.Total {
+		t.Errorf("database holds %d rows, hepgen sent %d", got, sum.Total)
+	}
+	if got := tableCounts(t, connect(t, db.dsn)); got["hep_proto_1_call"] != sum.Tables["hep_proto_1_call"] {
+		t.Errorf("rows: %s, hepgen sent %v", fmtCounts(got), sum.Tables)
+	}
+	t.Logf("outage: %d rows spooled while down; after: %d committed, %d replayed", during.RowsSpooled, after.RowsCommitted, after.RowsReplayed)
+	if after.RowsReplayed < during.RowsSpooled || after.RowsLost != 0 {
+		t.Errorf("after the outage: %+v", after)
+	}
+}
+
+// TestSIGTERMDuringOutage: hepd is stopped with SIGTERM while PostgreSQL is
+// down and started again before it is back. The first hepd exits 0 with
+// its batches in the spool; the second starts without the database,
+// captures into the same spool, and replays everything once PostgreSQL
+// returns: exactly the messages sent, in total.
+func TestSIGTERMDuringOutage(t *testing.T) {
+	db := newOutageDB(t)
+	hepd, hepgen := buildBin(t, "./cmd/hepd"), buildBin(t, "./cmd/hepgen")
+	env := map[string]string{"HEPD_DB_DSN": db.dsn, "HEPD_SPOOL_DIR": filepath.Join(t.TempDir(), "spool")}
+	h := startHepd(t, hepd, env)
+
+	var sent int64
+	send := func(h *hepdProc, calls string) {
+		s := runHepgen(t, hepgen, "-transport", "tcp", "-calls", calls, "-registers", "100", "-conns", "2", h.hep.String())
+		if s.Errors != 0 {
+			t.Fatalf("hepgen: %+v", s)
+		}
+		sent += s.Total
+	}
+	send(h, "300")
+	h.waitStore(t, "the first run committed", func(s storeStats) bool { return s.RowsCommitted == uint64(sent) })
+	db.stop()
+	send(h, "700") // into the spool
+	h.waitStore(t, "the second run spooled", func(s storeStats) bool { return s.DBDown && s.RowsCommitted+uint64(s.SpoolRows) == uint64(sent) })
+	if code := h.stop(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM during the outage:\n%s", code, h.log.String())
+	}
+	final := h.finalCounts(t)
+	if final["rows_lost"] != 0 || final["spool_rows"] == 0 || final["records"] != final["rows_committed"]+final["rows_spooled"] {
+		t.Fatalf("final counts %v", final)
+	}
+
+	h2 := startHepd(t, hepd, env) // the database is still down
+	h2.waitLog(t, "database unreachable at start", time.Second)
+	send(h2, "500")
+	db.start()
+	h2.waitStore(t, "the spool replayed", func(s storeStats) bool { return !s.DBDown && s.SpoolRows == 0 })
+	if got := dbTotal(t, db.dsn); got != sent {
+		t.Errorf("database holds %d rows, hepgen sent %d", got, sent)
+	}
+	if !strings.Contains(h2.log.String(), "spool replayed") {
+		t.Errorf("no replay progress in the log:\n%s", h2.log.String())
+	}
+	if code := h2.stop(t); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
