@@ -20,6 +20,8 @@ const ctlUsage = `usage: hepd ctl [-addr ip:port] [-token T] COMMAND
 
 commands:
   stats                    every counter of every part, as JSON
+  db                       the database writers and the disk spool: state,
+                           rows waiting in the spool, replay progress
   tcp info                 TCP totals and per-worker counts
   tcp list                 every TCP connection
   cfg get [NAME]           configuration values (all, or one)
@@ -69,6 +71,8 @@ func (c ctlClient) run(args []string, out io.Writer) error {
 	switch {
 	case len(args) == 1 && args[0] == "stats":
 		return c.raw(http.MethodGet, "/api/v1/stats", nil, out)
+	case len(args) == 1 && args[0] == "db":
+		return c.db(out)
 	case cmd == "tcp info" && len(args) == 2:
 		return c.raw(http.MethodGet, "/api/v1/tcp/info", nil, out)
 	case cmd == "tcp list" && len(args) == 2:
@@ -112,6 +116,50 @@ func (c ctlClient) run(args []string, out io.Writer) error {
 		return nil
 	}
 	return usageError(fmt.Sprintf("unknown command %q", strings.Join(args, " ")))
+}
+
+// db prints the store's state and the spool's replay progress.
+func (c ctlClient) db(out io.Writer) error {
+	var st struct {
+		Store struct {
+			DBDown                                              bool
+			RowsAdded, RowsCommitted, RowsRejected, RowsLost    uint64
+			RowsPending                                         int
+			RowsSpooled, RowsSpilled, RowsReplayed              uint64
+			RowsReplaySkipped, RejectsStored, RejectsFiled      uint64
+			SpoolRows, SpoolBytes                               int64
+			SpoolSegments                                       int
+			SpoolFullRefusals, CommitsUnknown, CommitsUnknownIn uint64
+		}
+	}
+	if err := c.do(http.MethodGet, "/api/v1/stats", nil, &st); err != nil {
+		return err
+	}
+	s := st.Store
+	state := "writing"
+	switch {
+	case s.DBDown:
+		state = "unreachable: batches go to the spool"
+	case s.SpoolRows > 0:
+		state = "replaying the spool"
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, l := range [][2]string{
+		{"database", state},
+		{"rows added", strconv.FormatUint(s.RowsAdded, 10)},
+		{"rows committed", strconv.FormatUint(s.RowsCommitted, 10)},
+		{"rows in memory", strconv.Itoa(s.RowsPending)},
+		{"rows rejected", fmt.Sprintf("%d (%d in hepd_rejects, %d in the rejects file)", s.RowsRejected, s.RejectsStored, s.RejectsFiled)},
+		{"rows lost", strconv.FormatUint(s.RowsLost, 10)},
+		{"spool waiting", fmt.Sprintf("%d rows, %d bytes, %d segments", s.SpoolRows, s.SpoolBytes, s.SpoolSegments)},
+		{"spooled", fmt.Sprintf("%d rows (%d because the database could not keep up)", s.RowsSpooled, s.RowsSpilled)},
+		{"replayed", fmt.Sprintf("%d rows (%d found committed already)", s.RowsReplayed, s.RowsReplaySkipped)},
+		{"spool full", fmt.Sprintf("%d times", s.SpoolFullRefusals)},
+		{"lost COMMIT replies", fmt.Sprintf("%d (%d of them had committed)", s.CommitsUnknown, s.CommitsUnknownIn)},
+	} {
+		fmt.Fprintf(tw, "%s\t%s\n", l[0], l[1])
+	}
+	return tw.Flush()
 }
 
 // canonicalParam accepts Kamailio's cfg names (tcp.rd_buf_size) for the

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +184,11 @@ func TestSIGTERMDuringOutage(t *testing.T) {
 	h2 := startHepd(t, hepd, env) // the database is still down
 	h2.waitLog(t, "database unreachable at start", time.Second)
 	send(h2, "500")
+	h2.waitStore(t, "the third run spooled", func(s storeStats) bool { return uint64(s.SpoolRows) == uint64(sent)-uint64(300*7+100*4) })
+	if out, code := ctl(t, hepd, h2, "", "db"); code != 0 || !strings.Contains(out, "unreachable") ||
+		!regexp.MustCompile(fmt.Sprintf(`spool waiting\s+%d rows`, sent-300*7-100*4)).MatchString(out) {
+		t.Errorf("hepd ctl db during the outage (exit %d):\n%s", code, out)
+	}
 	db.start()
 	h2.waitStore(t, "the spool replayed", func(s storeStats) bool { return !s.DBDown && s.SpoolRows == 0 })
 	if got := dbTotal(t, db.dsn); got != sent {
@@ -190,7 +197,88 @@ func TestSIGTERMDuringOutage(t *testing.T) {
 	if !strings.Contains(h2.log.String(), "spool replayed") {
 		t.Errorf("no replay progress in the log:\n%s", h2.log.String())
 	}
+	if out, _ := ctl(t, hepd, h2, "", "db"); !regexp.MustCompile(`database\s+writing`).MatchString(out) ||
+		!regexp.MustCompile(fmt.Sprintf(`replayed\s+%d rows`, sent-300*7-100*4)).MatchString(out) {
+		t.Errorf("hepd ctl db after the replay:\n%s", out)
+	}
 	if code := h2.stop(t); code != 0 {
 		t.Errorf("exit code %d", code)
+	}
+}
+
+// TestBackpressureWhenSpoolFull: with the database down and the spool
+// disabled or full, hepd stops reading TCP once db_max_pending rows wait:
+// the agent is held back by TCP flow control, nothing it sent is dropped,
+// and everything lands once the database is back.
+func TestBackpressureWhenSpoolFull(t *testing.T) {
+	hepd, hepgen := buildBin(t, "./cmd/hepd"), buildBin(t, "./cmd/hepgen")
+	for _, tc := range []struct{ name, spool, mb string }{
+		{"spool disabled", "none", "4"},
+		{"spool full", filepath.Join(t.TempDir(), "spool"), "4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := newOutageDB(t)
+			h := startHepd(t, hepd, map[string]string{"HEPD_DB_DSN": db.dsn, "HEPD_SPOOL_DIR": tc.spool,
+				"HEPD_SPOOL_MAX_MB": tc.mb, "HEPD_DB_MAX_PENDING": "1000", "HEPD_DB_BATCH_ROWS": "200"})
+			db.stop()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			// 70,000 messages, about 70 MB: more than the kernel's socket
+			// buffers hold, so hepgen must wait for hepd.
+			gen := command(ctx, hepgen, "-json", "-transport", "tcp", "-calls", "10000", "-conns", "2", h.hep.String())
+			var out strings.Builder
+			gen.Stdout = &out
+			if err := gen.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- gen.Wait() }()
+
+			// Wait until hepd has stopped taking frames for a second.
+			var frames, last uint64
+			for still := 0; still < 20; {
+				time.Sleep(50 * time.Millisecond)
+				b, err := httpGet("http://" + h.admin + "/api/v1/stats")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var s struct{ TCP struct{ Frames uint64 } }
+				json.Unmarshal(b, &s)
+				if frames = s.TCP.Frames; frames == last && frames > 0 {
+					still++
+				} else {
+					still, last = 0, frames
+				}
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("hepgen finished (%v) with the database down: no backpressure", err)
+			default:
+			}
+			st := h.storeStats(t)
+			if frames > 15000 || st.RowsLost != 0 {
+				t.Fatalf("paused after %d frames, store %+v", frames, st)
+			}
+			t.Logf("paused after %d frames: %d rows in memory or spool (%d spooled)", frames, frames, st.RowsSpooled)
+
+			db.start()
+			if err := <-done; err != nil {
+				t.Fatalf("hepgen: %v", err)
+			}
+			var sum genSummary
+			if err := json.Unmarshal([]byte(out.String()), &sum); err != nil || sum.Errors != 0 || sum.Total != 70000 {
+				t.Fatalf("hepgen summary %q (%v)", out.String(), err)
+			}
+			h.waitStore(t, "every row committed", func(s storeStats) bool {
+				return s.RowsCommitted >= uint64(sum.Total) && s.SpoolRows == 0
+			})
+			if got := dbTotal(t, db.dsn); got != sum.Total {
+				t.Errorf("database holds %d rows, hepgen sent %d", got, sum.Total)
+			}
+			if code := h.stop(t); code != 0 {
+				t.Errorf("exit code %d", code)
+			}
+		})
 	}
 }
