@@ -25,6 +25,9 @@ type UDPOptions struct {
 	// Drain is how long Run keeps reading what is already queued after its
 	// context ends.
 	Drain time.Duration
+	// Listener is what the pipeline requires of datagrams received here
+	// (an auth key); nil requires nothing.
+	Listener *Listener
 }
 
 // UDPSource reads datagrams from one UDP socket in batches (recvmmsg) and
@@ -128,7 +131,7 @@ func (u *UDPSource) handle(msgs []ipv4.Message) {
 	u.datagrams.Add(uint64(len(msgs)))
 	for i := range msgs {
 		m := &msgs[i]
-		src := Source{Transport: UDP, Local: u.local, RecvTime: now}
+		src := Source{Transport: UDP, Local: u.local, RecvTime: now, Listener: u.opts.Listener}
 		if a, ok := m.Addr.(*net.UDPAddr); ok {
 			src.Remote = a.AddrPort()
 		}
