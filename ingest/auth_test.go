@@ -116,6 +116,25 @@ func TestAuthKey(t *testing.T) {
 	}
 }
 
+// TestCheckedKeyNotStored: a key the listener checked is a secret and is
+// not written as capturePass; an unchecked one is, as heplify-server does.
+func TestCheckedKeyNotStored(t *testing.T) {
+	p, out := newTestPipeline(t, Options{Listeners: authListeners()})
+	p.Deliver([]tcpstack.Frame{
+		{Kind: tcpstack.FrameHEP3, Data: keyed("alpha", "k1"), RecvTime: time.Now(), Listener: 0},
+		{Kind: tcpstack.FrameHEP3, Data: keyed("agent-pw", "k2"), RecvTime: time.Now(), Listener: 2},
+	})
+	if len(out.recs) != 2 {
+		t.Fatalf("%d records", len(out.recs))
+	}
+	if ph := string(out.recs[0].ProtocolHeader); strings.Contains(ph, "capturePass") {
+		t.Errorf("checked key stored: %s", ph)
+	}
+	if ph := string(out.recs[1].ProtocolHeader); !strings.Contains(ph, `"capturePass":"agent-pw"`) {
+		t.Errorf("unchecked key not stored as capturePass: %s", ph)
+	}
+}
+
 // TestAuthRejectedPerListener: the counters of several listeners in one
 // pipeline; every listener with a key is listed, at 0 too, and one without
 // a key is not.

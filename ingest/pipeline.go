@@ -182,6 +182,11 @@ func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) bool {
 	if !p.authorized(pkt, src) {
 		return false
 	}
+	if src.Listener.requiresKey() {
+		// A checked key is a secret: it is not copied into every row as
+		// capturePass, where whoever reads captures would find it.
+		pkt.AuthKey = nil
+	}
 	if keepAlive {
 		p.stats.keepAlives.Add(1)
 		return true
