@@ -452,7 +452,9 @@ func authKeys(c *Config) (map[netip.AddrPort]string, error) {
 		if _, dup := out[ap]; dup {
 			return nil, fmt.Errorf("entry %d: %s given twice", i+1, ap)
 		}
-		out[ap] = strings.TrimSpace(key)
+		var k Str // quotes allowed, as around any string ("a#b" in a config file)
+		k.UnmarshalText([]byte(key))
+		out[ap] = string(k)
 	}
 	return out, nil
 }

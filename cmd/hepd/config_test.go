@@ -255,6 +255,36 @@ func TestInvalidValues(t *testing.T) {
 	}
 }
 
+// TestAuthKeysSyntax: hep_auth_keys gives each listen address its key; an
+// address without an entry takes hep_auth_key; "ip:port=" checks nothing;
+// a quoted key may hold '#'.
+func TestAuthKeysSyntax(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hepd.cfg")
+	os.WriteFile(file, []byte(`hep_listen = 127.0.0.1:9060, [::1]:9061
+sip_listen = 127.0.0.1:5060, 127.0.0.1:5062
+hep_auth_key = "main # pw"
+hep_auth_keys = [::1]:9061="b#pw", 127.0.0.1:5060= # comment
+`), 0o644)
+	c, err := loadConfig([]string{"-config", file}, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, lis := listeners(c)
+	var got []string
+	for i, l := range lis {
+		got = append(got, fmt.Sprintf("%s %s key=%q rawSIP=%v", addrs[i], l.Name, l.AuthKey, l.RawSIP))
+	}
+	want := []string{
+		`127.0.0.1:9060 127.0.0.1:9060 key="main # pw" rawSIP=false`,
+		`[::1]:9061 [::1]:9061 key="b#pw" rawSIP=false`,
+		`127.0.0.1:5060 127.0.0.1:5060 key="" rawSIP=true`,
+		`127.0.0.1:5062 127.0.0.1:5062 key="main # pw" rawSIP=true`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("listeners:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestConfigFileErrors(t *testing.T) {
 	for _, tc := range []struct{ content, want string }{
 		{"tcp_childern = 4\n", `hepd.cfg:1: unknown parameter "tcp_childern"`},
