@@ -8,7 +8,11 @@
 // handed in batches to an Output, which may block: that is how a slow
 // database pushes back on the readers.
 //
+// Each message carries its Listener: what the address it reached requires
+// (the HEP capture password, chunk 0x000e) and the count of what it refused.
+//
 // ingest knows nothing of sockets beyond the frames it is given (the UDP
-// source is the one place that reads a socket, through golang.org/x/net) and
+// source is the one place that reads a socket, through golang.org/x/net, and
+// reads the kernel's drop counter of that socket) and
 // nothing of SQL: the Output is the store, wired in by cmd/hepd.
 package ingest

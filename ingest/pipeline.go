@@ -35,6 +35,11 @@ type Options struct {
 	// RawCaptureID is the captureId of raw SIP rows (SIP that reached hepd
 	// itself, not inside HEP): the capture agent is hepd.
 	RawCaptureID string
+	// Listeners are the addresses hepd receives on, in the order of the TCP
+	// stack's Config.Listen: a frame's Listener index picks its entry. A
+	// UDP source's UDPOptions.Listener should be one of them too, so that
+	// Stats reports it.
+	Listeners []*Listener
 }
 
 // Pipeline decodes frames and datagrams into records and writes them to an
@@ -123,6 +128,9 @@ func (p *Pipeline) DeliverChecked(frames []tcpstack.Frame, failed []int) []int {
 	for i := range frames {
 		f := &frames[i]
 		src := Source{Transport: TCP, Local: f.Local, Remote: f.Remote, RecvTime: f.RecvTime}
+		if f.Listener >= 0 && f.Listener < len(p.opts.Listeners) {
+			src.Listener = p.opts.Listeners[f.Listener]
+		}
 		ok := true
 		switch f.Kind {
 		case tcpstack.FrameHEP3:
@@ -161,15 +169,27 @@ func (p *Pipeline) flush(b *batch) {
 func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) bool {
 	p.stats.received.Add(1)
 	pkt := &b.pkt
-	if err := hep.Decode(data, pkt); err != nil {
-		if errors.Is(err, hep.ErrKeepAlive) {
-			p.stats.keepAlives.Add(1)
-			return true
-		}
+	err := hep.Decode(data, pkt)
+	keepAlive := errors.Is(err, hep.ErrKeepAlive)
+	if err != nil && !keepAlive {
 		p.stats.malformed(err)
 		p.rl.Log(slog.LevelWarn, "hep:"+err.Error(), "malformed HEP packet dropped",
 			"err", err, "transport", src.Transport, "remote", src.Remote, "bytes", len(data))
 		return false
+	}
+	// Keep-alives too: a sender without the key must not keep a
+	// connection alive either.
+	if !p.authorized(pkt, src) {
+		return false
+	}
+	if src.Listener.requiresKey() {
+		// A checked key is a secret: it is not copied into every row as
+		// capturePass, where whoever reads captures would find it.
+		pkt.AuthKey = nil
+	}
+	if keepAlive {
+		p.stats.keepAlives.Add(1)
+		return true
 	}
 	payload := pkt.Payload
 	if pkt.Compressed {
@@ -214,6 +234,9 @@ func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) bool {
 // was stored, so the TCP stack can apply tcp_script_mode.
 func (p *Pipeline) handleRawSIP(b *batch, data []byte, src *Source) bool {
 	p.stats.rawSIP.Add(1)
+	if !p.rawSIPAllowed(src) {
+		return false
+	}
 	payload, arena := cleanText(data, b.arena)
 	b.arena = arena
 	pkt := &b.pkt
@@ -514,6 +537,10 @@ type Stats struct {
 	TimeFixed     uint64            // capture timestamps replaced or corrected
 	Unsupported   uint64            // frames of a kind this build does not handle
 	OutputErrors  uint64            // records the output refused
+	// AuthRejected counts, per listener that requires an auth key, the HEP
+	// packets refused for a missing or wrong key and the raw SIP refused
+	// there (not stored).
+	AuthRejected map[string]uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -526,6 +553,12 @@ func (p *Pipeline) Stats() Stats {
 		TimeFixed: c.timeFixed.Load(), Unsupported: c.unsupported.Load(),
 		OutputErrors: c.outputErrors.Load(),
 		Malformed:    map[string]uint64{},
+		AuthRejected: map[string]uint64{},
+	}
+	for _, l := range p.opts.Listeners {
+		if l.requiresKey() {
+			s.AuthRejected[l.Name] += l.AuthRejected()
+		}
 	}
 	c.malformedBy.Range(func(k, v any) bool {
 		s.Malformed[k.(string)] = v.(*atomic.Uint64).Load()

@@ -53,11 +53,12 @@ func (t Transport) String() string {
 	return "unknown"
 }
 
-// Source describes where one message came from; it is used for logs and,
-// for raw SIP, as the message's addresses.
+// Source describes where one message came from; it is used for logs, for
+// raw SIP as the message's addresses, and for the listener's auth key.
 type Source struct {
 	Transport Transport
 	Local     netip.AddrPort
 	Remote    netip.AddrPort
 	RecvTime  time.Time
+	Listener  *Listener // nil: no listener requirements (an outbound connection)
 }

@@ -25,6 +25,9 @@ type UDPOptions struct {
 	// Drain is how long Run keeps reading what is already queued after its
 	// context ends.
 	Drain time.Duration
+	// Listener is what the pipeline requires of datagrams received here
+	// (an auth key); nil requires nothing.
+	Listener *Listener
 }
 
 // UDPSource reads datagrams from one UDP socket in batches (recvmmsg) and
@@ -40,6 +43,12 @@ type UDPSource struct {
 	log   *slog.Logger
 
 	datagrams, readErrors atomic.Uint64
+
+	// The kernel's drop counter as read when Run closed the socket, so the
+	// figure stays readable after shutdown.
+	closed     atomic.Bool
+	finalDrops uint64
+	finalErr   error
 }
 
 // ListenUDP binds addr and returns a source that is not reading yet.
@@ -79,7 +88,7 @@ func (u *UDPSource) Datagrams() uint64 { return u.datagrams.Load() }
 // Run reads until ctx ends, then reads for up to Drain what the socket has
 // already queued, hands it on, closes the socket and returns.
 func (u *UDPSource) Run(ctx context.Context) error {
-	defer u.conn.Close()
+	defer u.close()
 	stop := context.AfterFunc(ctx, func() {
 		// Wakes a blocked ReadBatch; the loop below then drains.
 		u.conn.SetReadDeadline(time.Now())
@@ -128,7 +137,7 @@ func (u *UDPSource) handle(msgs []ipv4.Message) {
 	u.datagrams.Add(uint64(len(msgs)))
 	for i := range msgs {
 		m := &msgs[i]
-		src := Source{Transport: UDP, Local: u.local, RecvTime: now}
+		src := Source{Transport: UDP, Local: u.local, RecvTime: now, Listener: u.opts.Listener}
 		if a, ok := m.Addr.(*net.UDPAddr); ok {
 			src.Remote = a.AddrPort()
 		}
@@ -146,7 +155,46 @@ func (u *UDPSource) handle(msgs []ipv4.Message) {
 }
 
 // Close closes the socket of a source that will not Run.
-func (u *UDPSource) Close() error { return u.conn.Close() }
+func (u *UDPSource) Close() error { return u.close() }
+
+func (u *UDPSource) close() error {
+	if u.closed.Load() {
+		return nil
+	}
+	u.finalDrops, u.finalErr = u.readDrops()
+	u.closed.Store(true)
+	return u.conn.Close()
+}
+
+// SocketDrops is the number of datagrams the kernel dropped at this socket
+// since it was opened, mostly because its receive buffer (udp_rcvbuf) was
+// full while hepd was not reading fast enough. It is the kernel's own
+// counter (the drops column of /proc/net/udp), read at each call; after the
+// socket is closed, the value read when it was. An error says why the
+// kernel's figure is not available.
+func (u *UDPSource) SocketDrops() (uint64, error) {
+	if u.closed.Load() {
+		return u.finalDrops, u.finalErr
+	}
+	n, err := u.readDrops()
+	if err != nil && u.closed.Load() { // closed meanwhile
+		return u.finalDrops, u.finalErr
+	}
+	return n, err
+}
+
+func (u *UDPSource) readDrops() (uint64, error) {
+	raw, err := u.conn.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	var dropErr error
+	if err := raw.Control(func(fd uintptr) { n, dropErr = socketDrops(int(fd)) }); err != nil {
+		return 0, err
+	}
+	return n, dropErr
+}
 
 // setReadBuffer sets SO_RCVBUF to n bytes and checks that the kernel did not
 // cap it at net.core.rmem_max: a receive buffer smaller than asked for would

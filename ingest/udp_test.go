@@ -141,3 +141,80 @@ func TestUDPRawSIP(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// kernelDrops is the drops column of /proc/net/udp for src's socket, read
+// the way an operator would (the socket's inode, then the table).
+func kernelDrops(t *testing.T, src *UDPSource) uint64 {
+	t.Helper()
+	raw, err := src.conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	raw.Control(func(fd uintptr) { err = unix.Fstat(int(fd), &st) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := procUDPDrops(st.Ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestUDPSocketDrops: with a 4 KiB receive buffer and the reader not
+// running, a burst overflows the socket; the drop counter is the kernel's
+// (/proc/net/udp), and every datagram sent was either read or counted as
+// dropped. A socket that keeps up reports 0.
+func TestUDPSocketDrops(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name   string
+		rcvbuf int
+		sent   int
+		drops  bool
+	}{
+		{"burst into a 4 KiB buffer while the reader is paused", 4096, 2000, true},
+		{"a few datagrams into the default buffer", 0, 10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := udpPipeline(t)
+			src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), UDPOptions{ReadBuffer: tc.rcvbuf}, p, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := net.Dial("udp", src.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			msg := []byte(sipMsg("OPTIONS", "OPTIONS"))
+			for range tc.sent {
+				if _, err := c.Write(msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			drops, err := src.SocketDrops()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kernel := kernelDrops(t, src); drops != kernel {
+				t.Fatalf("SocketDrops %d, /proc/net/udp says %d", drops, kernel)
+			}
+			if (drops > 0) != tc.drops {
+				t.Fatalf("%d drops of %d sent; want drops: %v", drops, tc.sent, tc.drops)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			src.Run(ctx) // reads what the socket holds, then closes it
+			after, err := src.SocketDrops()
+			if err != nil || after != drops {
+				t.Fatalf("after close: %d, %v; want the last reading %d", after, err, drops)
+			}
+			if got := src.Datagrams() + drops; got != uint64(tc.sent) {
+				t.Fatalf("read %d + dropped %d = %d, sent %d", src.Datagrams(), drops, got, tc.sent)
+			}
+			t.Logf("sent %d: read %d, kernel dropped %d", tc.sent, src.Datagrams(), drops)
+		})
+	}
+}

@@ -170,6 +170,13 @@ func (a *acceptor) stop() {
 // both level- and edge-triggered pollers are fine with).
 func (a *acceptor) accept(lfd int) {
 	s := a.s
+	li := -1
+	for i, l := range s.listeners {
+		if l.fd == lfd {
+			li = i
+			break
+		}
+	}
 	for {
 		fd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		switch {
@@ -209,6 +216,7 @@ func (a *acceptor) accept(lfd int) {
 			local = addrPort(lsa)
 		}
 		c := s.newConn(fd, local, remote, false, rt)
+		c.e.listener = int16(li)
 		if s.cfg.AcceptHAProxy {
 			c.proxyWait = true
 			c.proxyDead = instantOf(c.e.created.time().Add(proxyWait(rt.WaitData)))
@@ -252,7 +260,7 @@ func (s *Stack) newConn(fd int, local, remote netip.AddrPort, outbound bool, rt 
 		hidx:     -1,
 	}
 	// The worker is chosen now: once listed, the entry may be written to.
-	c.e = &entry{id: c.id, c: c, w: s.pick(), outbound: outbound, peer: remote, created: instantOf(now), local: local, remote: remote, fd: fd}
+	c.e = &entry{id: c.id, c: c, w: s.pick(), outbound: outbound, listener: -1, peer: remote, created: instantOf(now), local: local, remote: remote, fd: fd}
 	return c
 }
 

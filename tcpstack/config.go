@@ -3,6 +3,7 @@ package tcpstack
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"time"
 )
@@ -284,6 +285,9 @@ const (
 func (cfg Config) check(log *slog.Logger) (Config, pollMethod, error) {
 	if len(cfg.Listen) == 0 {
 		return cfg, 0, fmt.Errorf("listen: no TCP address to listen on")
+	}
+	if len(cfg.Listen) > math.MaxInt16 {
+		return cfg, 0, fmt.Errorf("listen: %d addresses, at most %d", len(cfg.Listen), math.MaxInt16)
 	}
 	for _, ap := range cfg.Listen {
 		if !ap.IsValid() {

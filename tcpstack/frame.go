@@ -43,6 +43,11 @@ type Frame struct {
 	Peer     netip.AddrPort
 	Proxied  bool
 	RecvTime time.Time
+	// Listener is the index in Config.Listen of the listener that accepted
+	// the connection, or -1 for an outbound connection. Unlike Local it
+	// names the socket itself, whatever a PROXY header says: per-listener
+	// policy (a HEP capture password) keys on it.
+	Listener int
 }
 
 // Sink receives complete frames from the reader workers.

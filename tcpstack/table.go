@@ -19,6 +19,7 @@ type entry struct {
 	w        *worker
 	c        *conn // dereferenced by the owning worker only
 	outbound bool
+	listener int16          // index in Config.Listen of the accepting listener; -1 when outbound
 	peer     netip.AddrPort // the socket's peer (the proxy, with PROXY)
 	created  instant
 

@@ -584,6 +584,7 @@ func (w *worker) cut(c *conn, p []byte) (keep int, err error) {
 			Peer:     c.e.peer,
 			Proxied:  c.e.proxied,
 			RecvTime: w.now,
+			Listener: int(c.e.listener),
 		})
 	}
 	return keep, nil

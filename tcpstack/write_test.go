@@ -66,8 +66,8 @@ func TestDial(t *testing.T) {
 				t.Fatalf("peer read %q", got)
 			}
 			write(t, pc, hep3(30, 'u'))
-			if f := col.waitFrames(t, 1)[0]; f.ConnID != id || f.Remote.String() != pc.LocalAddr().String() {
-				t.Fatalf("frame from %d %v", f.ConnID, f.Remote)
+			if f := col.waitFrames(t, 1)[0]; f.ConnID != id || f.Remote.String() != pc.LocalAddr().String() || f.Listener != -1 {
+				t.Fatalf("frame from %d %v listener %d (want -1: outbound)", f.ConnID, f.Remote, f.Listener)
 			}
 			ci, ok := connByID(s, id)
 			if !ok || !ci.Outbound || ci.BytesOut != 5 || ci.BytesIn != 30 || ci.FramesIn != 1 || ci.WritesOut != 1 || ci.State != "open" {

@@ -76,7 +76,7 @@ func (s *server) adminHandler() http.Handler {
 func (s *server) cfgValues() map[string]cfgValue {
 	out := map[string]cfgValue{}
 	for _, p := range params() {
-		if p.name == "admin_token" || p.name == "db_dsn" {
+		if p.secret() {
 			continue // secrets stay out of the API
 		}
 		out[p.name] = cfgValue{Value: p.get(&s.cfg)}
@@ -155,12 +155,41 @@ func (s *server) stats() map[string]any {
 	out := map[string]any{
 		"ingest": s.pipe.Stats(),
 		"store":  s.store.Stats(),
-		"udp":    map[string]uint64{"Datagrams": s.udpDatagrams()},
+		"udp":    s.udpStats(),
 	}
 	if s.tcp != nil {
 		out["tcp"] = s.tcp.Stats()
 	}
 	return out
+}
+
+// udpStats are the UDP sockets' figures.
+type udpStats struct {
+	Datagrams uint64 // datagrams read, all sockets
+	// SocketDrops is the kernel's drop counter of each UDP socket, by
+	// listen address (datagrams discarded because the receive buffer,
+	// udp_rcvbuf, was full); null where the kernel's figure cannot be read,
+	// with the reason in SocketDropsUnavailable.
+	SocketDrops            map[string]*uint64
+	SocketDropsUnavailable map[string]string `json:",omitempty"`
+}
+
+func (s *server) udpStats() udpStats {
+	st := udpStats{Datagrams: s.udpDatagrams(), SocketDrops: map[string]*uint64{}}
+	for _, u := range s.udp {
+		name := u.Addr().String()
+		n, err := u.SocketDrops()
+		if err != nil {
+			if st.SocketDropsUnavailable == nil {
+				st.SocketDropsUnavailable = map[string]string{}
+			}
+			st.SocketDrops[name] = nil
+			st.SocketDropsUnavailable[name] = err.Error()
+			continue
+		}
+		st.SocketDrops[name] = &n
+	}
+	return st
 }
 
 // statsCollector exports the stats structs as Prometheus metrics named

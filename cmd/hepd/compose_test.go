@@ -68,11 +68,10 @@ func TestDockerCompose(t *testing.T) {
 	if cfg.DBDSN == "" || !strings.Contains(string(cfg.DBDSN), "@postgres:5432/") {
 		t.Errorf("db_dsn %q does not point at the postgres service", cfg.DBDSN)
 	}
-	hep := netip.MustParseAddrPort(string(cfg.HEPListen))
 	admin := netip.MustParseAddrPort(string(cfg.AdminListen))
-	want := []string{portMapping(hep.Port(), "udp"), portMapping(hep.Port(), "tcp")}
-	for _, a := range cfg.SIPListen {
-		p := netip.MustParseAddrPort(a).Port()
+	var want []string
+	for _, a := range listenAddrs(cfg) {
+		p := a.Port()
 		want = append(want, portMapping(p, "udp"), portMapping(p, "tcp"))
 	}
 	for _, want := range want {
@@ -149,7 +148,7 @@ func TestDockerComposeCluster(t *testing.T) {
 		if !cfg.TCPAcceptHAProxy {
 			t.Errorf("%s does not require the PROXY header", name)
 		}
-		hep := netip.MustParseAddrPort(string(cfg.HEPListen))
+		hep := netip.MustParseAddrPort(cfg.HEPListen[0])
 		admin := netip.MustParseAddrPort(string(cfg.AdminListen))
 		if !strings.Contains(string(haproxyCfg), "server "+name+" "+name+":"+itoa(int(hep.Port()))) {
 			t.Errorf("deploy/haproxy.cfg does not send to %s:%d", name, hep.Port())

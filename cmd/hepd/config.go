@@ -33,10 +33,12 @@ import (
 // Sources, lowest first: defaults, the config file (-config or HEPD_CONFIG),
 // the environment, flags.
 type Config struct {
-	HEPListen  Str  `cfg:"hep_listen" env:"HEPD_HEP_LISTEN" default:"0.0.0.0:9060" unit:"ip:port" help:"HEP listen address, for UDP and TCP alike"`
-	SIPListen  List `cfg:"sip_listen" env:"HEPD_SIP_LISTEN" default:"0.0.0.0:5060" unit:"list of ip:port" help:"raw SIP capture addresses, for UDP and TCP alike (like Kamailio's listen=); none captures SIP on hep_listen only"`
-	DisableTCP Bool `cfg:"disable_tcp" env:"HEPD_DISABLE_TCP" default:"no" unit:"bool" help:"open no TCP socket; UDP capture keeps working"`
-	UDPRcvBuf  Int  `cfg:"udp_rcvbuf" env:"HEPD_UDP_RCVBUF" default:"0" unit:"bytes" min:"0" max:"1073741824" help:"SO_RCVBUF of the UDP socket; 0 keeps the kernel default; hepd refuses to start if the kernel caps it (raise net.core.rmem_max)"`
+	HEPListen   List `cfg:"hep_listen" env:"HEPD_HEP_LISTEN" default:"0.0.0.0:9060" unit:"list of ip:port" help:"HEP listen addresses, for UDP and TCP alike; they take raw SIP too, unless an auth key is required there"`
+	SIPListen   List `cfg:"sip_listen" env:"HEPD_SIP_LISTEN" default:"0.0.0.0:5060" unit:"list of ip:port" help:"raw SIP capture addresses, for UDP and TCP alike (like Kamailio's listen=); none captures SIP on hep_listen only"`
+	HEPAuthKey  Str  `cfg:"hep_auth_key" env:"HEPD_HEP_AUTH_KEY" default:"" unit:"string" help:"HEP capture password (chunk 0x000e: Kamailio siptrace auth_key, heplify -hp, captagent capture-password) every HEP packet must carry, on every hep_listen and sip_listen address; empty checks nothing (see Authentication)"`
+	HEPAuthKeys List `cfg:"hep_auth_keys" env:"HEPD_HEP_AUTH_KEYS" default:"" unit:"list of ip:port=key" help:"per-address keys in place of hep_auth_key, e.g. 10.0.0.1:9061=tenantB; ip:port= checks nothing there; each address must be one of hep_listen or sip_listen"`
+	DisableTCP  Bool `cfg:"disable_tcp" env:"HEPD_DISABLE_TCP" default:"no" unit:"bool" help:"open no TCP socket; UDP capture keeps working"`
+	UDPRcvBuf   Int  `cfg:"udp_rcvbuf" env:"HEPD_UDP_RCVBUF" default:"0" unit:"bytes" min:"0" max:"1073741824" help:"SO_RCVBUF of each UDP socket; 0 keeps the kernel default; hepd refuses to start if the kernel caps it (raise net.core.rmem_max)"`
 
 	TCPAcceptAliases      Bool `cfg:"tcp_accept_aliases" env:"HEPD_TCP_ACCEPT_ALIASES" default:"no" unit:"bool" help:"a SIP request whose top Via has ;alias registers the Via's sent-by port as an alias of its connection"`
 	TCPAcceptHAProxy      Bool `cfg:"tcp_accept_haproxy" env:"HEPD_TCP_ACCEPT_HAPROXY" default:"no" unit:"bool" help:"every TCP connection must begin with a PROXY protocol v1/v2 header within tcp_wait_data; its source is the connection's address"`
@@ -139,6 +141,16 @@ func params() []param {
 		ps = append(ps, p)
 	}
 	return ps
+}
+
+// secret reports a parameter whose value must not leave hepd (admin API,
+// logs).
+func (p param) secret() bool {
+	switch p.name {
+	case "admin_token", "db_dsn", "hep_auth_key", "hep_auth_keys":
+		return true
+	}
+	return false
 }
 
 func (p param) field(c *Config) reflect.Value { return reflect.ValueOf(c).Elem().Field(p.index) }
@@ -391,17 +403,20 @@ func validate(c *Config, from map[string]string) error {
 			return &ValueError{Param: ip.name, Value: string(ip.value), From: from[ip.name], Reason: "want " + want + " of this host, or empty"}
 		}
 	}
-	listen := []struct {
+	type addrCheck struct {
 		name  string
 		value Str
 		empty bool
-	}{{"hep_listen", c.HEPListen, false}, {"admin_listen", c.AdminListen, true}}
+	}
+	listen := []addrCheck{{"admin_listen", c.AdminListen, true}}
+	if len(c.HEPListen) == 0 {
+		return &ValueError{Param: "hep_listen", Value: c.HEPListen.String(), From: from["hep_listen"], Reason: "want at least one IP:port"}
+	}
+	for _, a := range c.HEPListen {
+		listen = append(listen, addrCheck{"hep_listen", Str(a), false})
+	}
 	for _, a := range c.SIPListen {
-		listen = append(listen, struct {
-			name  string
-			value Str
-			empty bool
-		}{"sip_listen", Str(a), false})
+		listen = append(listen, addrCheck{"sip_listen", Str(a), false})
 	}
 	for _, check := range listen {
 		if check.empty && check.value == "" {
@@ -411,5 +426,37 @@ func validate(c *Config, from map[string]string) error {
 			return &ValueError{Param: check.name, Value: string(check.value), From: from[check.name], Reason: "want IP:port, e.g. 0.0.0.0:9060 or [::]:9060"}
 		}
 	}
+	if _, err := authKeys(c); err != nil {
+		// The value holds secrets: the message names the entry, not the keys.
+		return &ValueError{Param: "hep_auth_keys", Value: "…", From: from["hep_auth_keys"], Reason: err.Error()}
+	}
 	return nil
+}
+
+// authKeys parses hep_auth_keys into a key per listen address (an empty key
+// turns the check off there).
+func authKeys(c *Config) (map[netip.AddrPort]string, error) {
+	listen := listenAddrs(*c)
+	out := map[netip.AddrPort]string{}
+	for i, item := range c.HEPAuthKeys {
+		addr, key, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("entry %d: want ip:port=key, e.g. 0.0.0.0:9060=secret", i+1)
+		}
+		addr = strings.TrimSpace(addr)
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %q is not an ip:port (want ip:port=key, e.g. 0.0.0.0:9060=secret)", i+1, addr)
+		}
+		if !slices.Contains(listen, ap) {
+			return nil, fmt.Errorf("entry %d: %s is not an address of hep_listen or sip_listen", i+1, ap)
+		}
+		if _, dup := out[ap]; dup {
+			return nil, fmt.Errorf("entry %d: %s given twice", i+1, ap)
+		}
+		var k Str // quotes allowed, as around any string ("a#b" in a config file)
+		k.UnmarshalText([]byte(key))
+		out[ap] = string(k)
+	}
+	return out, nil
 }

@@ -21,7 +21,9 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ name, got, want string }{
-		{"hep_listen", string(c.HEPListen), "0.0.0.0:9060"},
+		{"hep_listen", c.HEPListen.String(), "0.0.0.0:9060"},
+		{"hep_auth_key", string(c.HEPAuthKey), ""},
+		{"hep_auth_keys", c.HEPAuthKeys.String(), ""},
 		{"tcp_children", c.TCPChildren.String(), "8"},
 		{"tcp_rd_buf_size", c.TCPRdBufSize.String(), "65536"},
 		{"tcp_max_connections", c.TCPMaxConnections.String(), "2048"},
@@ -40,7 +42,8 @@ func TestDefaults(t *testing.T) {
 // sampleValues gives each parameter a valid non-default value.
 func sampleValues() map[string]string {
 	return map[string]string{
-		"hep_listen": "127.0.0.1:19060", "sip_listen": "127.0.0.1:15060,[::1]:15060", "disable_tcp": "yes", "udp_rcvbuf": "1048576",
+		"hep_listen": "127.0.0.1:19060,[::1]:19060", "hep_auth_key": "capture-pw", "hep_auth_keys": "0.0.0.0:5060=sip-side-pw",
+		"sip_listen": "127.0.0.1:15060,[::1]:15060", "disable_tcp": "yes", "udp_rcvbuf": "1048576",
 		"tcp_children": "3", "tcp_rd_buf_size": "32768", "tcp_max_connections": "100",
 		"tcp_connection_lifetime": "30", "tcp_poll_method": "epoll_et",
 		"tcp_accept_aliases": "yes", "tcp_accept_haproxy": "yes", "tcp_accept_hep3": "no", "tcp_accept_no_cl": "yes",
@@ -180,6 +183,11 @@ func TestInvalidValues(t *testing.T) {
 		{"hep_listen", "9060", []string{"want IP:port"}},
 		{"sip_listen", "127.0.0.1:5060,tcp:127.0.0.1:5060", []string{"want IP:port"}},
 		{"hep_listen", "localhost:9060", []string{"want IP:port"}},
+		{"hep_listen", "none", []string{"want at least one IP:port"}},
+		{"hep_auth_keys", "0.0.0.0:9060", []string{"entry 1: want ip:port=key"}},
+		{"hep_auth_keys", "0.0.0.0:9060=a,9061=b", []string{`entry 2: "9061" is not an ip:port`}},
+		{"hep_auth_keys", "10.9.9.9:9060=a", []string{"10.9.9.9:9060 is not an address of hep_listen or sip_listen"}},
+		{"hep_auth_keys", "0.0.0.0:9060=a,0.0.0.0:9060=b", []string{"given twice"}},
 		{"admin_listen", "*:80", []string{"want IP:port"}},
 		{"local_db_port", "70000", []string{"allowed: 1 to 65535"}},
 		{"db_batch_rows", "0", []string{"allowed: 1 to"}},
@@ -244,6 +252,36 @@ func TestInvalidValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAuthKeysSyntax: hep_auth_keys gives each listen address its key; an
+// address without an entry takes hep_auth_key; "ip:port=" checks nothing;
+// a quoted key may hold '#'.
+func TestAuthKeysSyntax(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hepd.cfg")
+	os.WriteFile(file, []byte(`hep_listen = 127.0.0.1:9060, [::1]:9061
+sip_listen = 127.0.0.1:5060, 127.0.0.1:5062
+hep_auth_key = "main # pw"
+hep_auth_keys = [::1]:9061="b#pw", 127.0.0.1:5060= # comment
+`), 0o644)
+	c, err := loadConfig([]string{"-config", file}, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, lis := listeners(c)
+	var got []string
+	for i, l := range lis {
+		got = append(got, fmt.Sprintf("%s %s key=%q rawSIP=%v", addrs[i], l.Name, l.AuthKey, l.RawSIP))
+	}
+	want := []string{
+		`127.0.0.1:9060 127.0.0.1:9060 key="main # pw" rawSIP=false`,
+		`[::1]:9061 [::1]:9061 key="b#pw" rawSIP=false`,
+		`127.0.0.1:5060 127.0.0.1:5060 key="" rawSIP=true`,
+		`127.0.0.1:5062 127.0.0.1:5062 key="main # pw" rawSIP=true`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("listeners:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

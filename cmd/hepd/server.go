@@ -120,28 +120,30 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	writeCtx, abortWrites := context.WithCancel(context.Background())
 	defer abortWrites()
 	keys, _ := sipKeys(cfg.SIPHeaders) // validated by loadConfig
+	// Every address takes both HEP and SIP; which one a message is is
+	// decided per datagram and per message on a stream. Its listener entry
+	// says what it requires (an auth key).
+	listen, lis := listeners(cfg)
 	s.pipe, err = ingest.New(writeCtx, ingest.Options{
 		SIPKeys:      keys,
 		ExtraHeaders: cfg.CustomHeaders,
 		ALegHeaders:  cfg.ALegHeaders,
 		ForceALegID:  bool(cfg.ForceALegID),
+		Listeners:    lis,
 	}, &storeOutput{st: st}, log)
 	if err != nil {
 		st.Close(context.Background())
 		return err
 	}
 
-	// Every address takes both HEP and SIP; which one a message is is
-	// decided per datagram and per message on a stream.
-	listen := listenAddrs(cfg)
 	closeAll := func() {
 		for _, u := range s.udp {
 			u.Close()
 		}
 		st.Close(context.Background())
 	}
-	for _, a := range listen {
-		u, err := ingest.ListenUDP(a, ingest.UDPOptions{ReadBuffer: int(cfg.UDPRcvBuf)}, s.pipe, log)
+	for i, a := range listen {
+		u, err := ingest.ListenUDP(a, ingest.UDPOptions{ReadBuffer: int(cfg.UDPRcvBuf), Listener: lis[i]}, s.pipe, log)
 		if err != nil {
 			closeAll()
 			return err
@@ -178,7 +180,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if s.tcp != nil {
 		s.tcp.Start()
 	}
-	log.Info("hepd capturing", "udp", strings.Join(udpAddrs, ","), "tcp", tcpAddrs(s.tcp))
+	log.Info("hepd capturing", "udp", strings.Join(udpAddrs, ","), "tcp", tcpAddrs(s.tcp), "hep_auth_key_on", keyedAddrs(lis))
 
 	<-ctx.Done()
 	log.Info("shutting down: draining readers, then flushing batches")
@@ -214,6 +216,16 @@ func (s *server) logFinal() {
 		"rows_spooled", ss.RowsSpooled, "rows_replayed", ss.RowsReplayed, "spool_rows", ss.SpoolRows,
 		"udp_datagrams", s.udpDatagrams(),
 	}
+	var drops any = uint64(0)
+	for _, u := range s.udp {
+		n, err := u.SocketDrops()
+		if err != nil {
+			drops = "unavailable"
+			break
+		}
+		drops = drops.(uint64) + n
+	}
+	args = append(args, "udp_socket_drops", drops)
 	if s.tcp != nil {
 		ts := s.tcp.Stats()
 		args = append(args, "tcp_frames", ts.Frames)
@@ -251,16 +263,54 @@ func (s *server) udpDatagrams() uint64 {
 	return n
 }
 
-// listenAddrs is hep_listen followed by the sip_listen addresses, each once.
+// listenAddrs is the hep_listen addresses followed by the sip_listen ones,
+// each once (an address that does not parse is left out: validate reports
+// it).
 func listenAddrs(c Config) []netip.AddrPort {
-	out := []netip.AddrPort{netip.MustParseAddrPort(string(c.HEPListen))} // validated by loadConfig
-	for _, a := range c.SIPListen {
-		ap := netip.MustParseAddrPort(a)
-		if !slices.Contains(out, ap) {
+	var out []netip.AddrPort
+	for _, a := range slices.Concat(c.HEPListen, c.SIPListen) {
+		if ap, err := netip.ParseAddrPort(a); err == nil && !slices.Contains(out, ap) {
 			out = append(out, ap)
 		}
 	}
 	return out
+}
+
+// listeners describes each listen address to the pipeline: its auth key
+// (hep_auth_keys, else hep_auth_key) and whether it is a SIP capture
+// address, where raw SIP is taken without a key. The order is
+// listenAddrs', which the TCP stack's listener indexes follow.
+func listeners(c Config) ([]netip.AddrPort, []*ingest.Listener) {
+	addrs := listenAddrs(c)
+	perAddr, _ := authKeys(&c) // validated by loadConfig
+	out := make([]*ingest.Listener, len(addrs))
+	for i, a := range addrs {
+		key, ok := perAddr[a]
+		if !ok {
+			key = string(c.HEPAuthKey)
+		}
+		out[i] = &ingest.Listener{
+			Name:    a.String(),
+			AuthKey: []byte(key),
+			RawSIP:  slices.ContainsFunc(c.SIPListen, func(s string) bool { return netip.MustParseAddrPort(s) == a }),
+		}
+	}
+	return addrs, out
+}
+
+// keyedAddrs names the listen addresses that require an auth key (never
+// the keys).
+func keyedAddrs(lis []*ingest.Listener) string {
+	var out []string
+	for _, l := range lis {
+		if len(l.AuthKey) > 0 {
+			out = append(out, l.Name)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ",")
 }
 
 func tcpAddrs(st *tcpstack.Stack) string {
