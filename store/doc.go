@@ -11,15 +11,28 @@
 // Add copies each row into an arena-backed batch of its table. A batch is
 // written with one COPY into the parent table when it reaches
 // Config.BatchRows rows or Config.FlushInterval after the last flush, by one
-// of Config.Writers connections. Add blocks while Config.MaxPending rows are
-// waiting (backpressure) and never drops a row.
+// of Config.Writers connections. Add never drops a row.
 //
-// When the database is unreachable, a batch is kept and its COPY retried with
-// backoff; Add keeps accepting rows until MaxPending and then blocks. When a
-// COPY fails because of the data (invalid JSON, invalid UTF-8, a NUL byte),
-// the batch is split to isolate the offending rows: they are logged
-// (rate-limited) and counted in Stats.RowsRejected, and the rest of the batch
-// is committed.
+// When a write fails for any reason but the rows' content (the database is
+// unreachable, restarting, refusing the schema), the batch goes to the disk
+// spool (Config.SpoolDir, package spool) and the next batches follow it there
+// without trying the database, until a write succeeds again. A replayer
+// writes the spool back in order over its own connection while new batches
+// keep flowing. While MaxPending rows wait in memory, the newest sealed
+// batches also spill to the spool rather than block Add. Without a spool, or
+// with a full one, batches stay in memory and are retried with backoff; Add
+// blocks at MaxPending.
+//
+// Each COPY commits in one transaction with the writer's row in
+// hepd_progress; after a connection lost during COMMIT the row tells whether
+// the batch is in, so no batch is written twice. Replayed batches record
+// their spool position there the same way.
+//
+// When a COPY fails because of the data (invalid JSON, invalid UTF-8, a NUL
+// byte), the batch is split to isolate the offending rows: they are kept in
+// the hepd_rejects table (or the spool folder's rejects file), logged
+// (rate-limited) and counted in Stats.RowsRejected, and the rest of the
+// batch is committed.
 //
 // # Partitions
 //

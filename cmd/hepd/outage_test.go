@@ -282,3 +282,29 @@ func TestBackpressureWhenSpoolFull(t *testing.T) {
 		})
 	}
 }
+
+// TestKill9KeepsSpool: what reached the spool survives hepd being killed
+// with SIGKILL; the next hepd replays it without duplicates.
+func TestKill9KeepsSpool(t *testing.T) {
+	db := newOutageDB(t)
+	hepd, hepgen := buildBin(t, "./cmd/hepd"), buildBin(t, "./cmd/hepgen")
+	env := map[string]string{"HEPD_DB_DSN": db.dsn, "HEPD_SPOOL_DIR": filepath.Join(t.TempDir(), "spool")}
+	h := startHepd(t, hepd, env)
+	first := runHepgen(t, hepgen, "-transport", "tcp", "-calls", "200", h.hep.String())
+	h.waitStore(t, "the first run committed", func(s storeStats) bool { return s.RowsCommitted == uint64(first.Total) })
+	db.stop()
+	second := runHepgen(t, hepgen, "-transport", "tcp", "-calls", "500", "-conns", "2", h.hep.String())
+	h.waitStore(t, "the second run in the spool", func(s storeStats) bool { return s.SpoolRows == second.Total })
+	h.cmd.Process.Kill()
+	<-h.done
+
+	db.start()
+	h2 := startHepd(t, hepd, env)
+	h2.waitStore(t, "the replay", func(s storeStats) bool { return s.SpoolRows == 0 && s.RowsReplayed == uint64(second.Total) })
+	if got := dbTotal(t, db.dsn); got != first.Total+second.Total {
+		t.Errorf("database holds %d rows, hepgen sent %d", got, first.Total+second.Total)
+	}
+	if code := h2.stop(t); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
