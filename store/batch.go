@@ -1,14 +1,18 @@
 package store
 
 import (
+	"encoding/binary"
+	"io"
+	"slices"
 	"time"
-	"unsafe"
 
-	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5"
 )
 
-// batch holds rows of one table in a single byte arena: Add appends the
-// fields, so steady-state batching allocates nothing per row.
+// batch holds rows of one table in a single byte arena, each row already
+// a tuple of PostgreSQL's binary COPY format: Add appends the fields with
+// their length words, and the writer sends the arena as it is. Steady-state
+// batching allocates nothing per row and encodes nothing at write time.
 type batch struct {
 	table   int
 	buf     []byte
@@ -27,22 +31,62 @@ type addMark struct {
 	at  int64
 }
 
-// rowRef locates a row's fields in buf: each field ends where the next one
-// starts, and the first starts where the previous row's raw ended.
+// rowRef locates a row's tuple in buf. The tuple starts where the previous
+// row's ends:
+//
+//	int16 5                                  fields
+//	int32 len, sid                           varchar
+//	int32 8, int64 µs since 2000-01-01 UTC   timestamptz
+//	int32 len+1, 1, protocol_header          jsonb (version 1, then text)
+//	int32 len+1, 1, data_header              jsonb
+//	int32 len, raw                           varchar
+//
+// sidEnd, phEnd and dhEnd are where those fields' bytes end, end where the
+// tuple (raw) ends.
 type rowRef struct {
-	us                  int64 // create_date, Unix microseconds (PostgreSQL's precision)
-	sid, ph, dh, rawEnd uint32
+	us                        int64 // create_date, Unix microseconds (PostgreSQL's precision)
+	sidEnd, phEnd, dhEnd, end uint32
 }
 
+// pgEpochUS is 2000-01-01 00:00:00 UTC, PostgreSQL's epoch, in Unix µs.
+const pgEpochUS = 946684800000000
+
 func (b *batch) add(r *Row) {
-	b.buf = append(b.buf, r.SID...)
-	sid := uint32(len(b.buf))
-	b.buf = append(b.buf, r.ProtocolHeader...)
-	ph := uint32(len(b.buf))
-	b.buf = append(b.buf, r.DataHeader...)
-	dh := uint32(len(b.buf))
-	b.buf = append(b.buf, r.Raw...)
-	b.rows = append(b.rows, rowRef{us: r.CreateDate.UnixMicro(), sid: sid, ph: ph, dh: dh, rawEnd: uint32(len(b.buf))})
+	b.addFields(r.CreateDate.UnixMicro(), r.SID, r.ProtocolHeader, r.DataHeader, r.Raw)
+}
+
+func (b *batch) addFields(us int64, sid, ph, dh, raw []byte) {
+	n := len(b.buf)
+	need := 2 + 4 + len(sid) + 4 + 8 + 5 + len(ph) + 5 + len(dh) + 4 + len(raw)
+	b.buf = slices.Grow(b.buf, need)[:n+need]
+	t := b.buf[n:]
+	be := binary.BigEndian
+	be.PutUint16(t, 5)
+	be.PutUint32(t[2:], uint32(len(sid)))
+	o := 6 + copy(t[6:], sid)
+	sidEnd := n + o
+	be.PutUint32(t[o:], 8)
+	be.PutUint64(t[o+4:], uint64(us-pgEpochUS))
+	o += 12
+	be.PutUint32(t[o:], uint32(len(ph)+1))
+	t[o+4] = 1
+	o += 5 + copy(t[o+5:], ph)
+	phEnd := n + o
+	be.PutUint32(t[o:], uint32(len(dh)+1))
+	t[o+4] = 1
+	o += 5 + copy(t[o+5:], dh)
+	dhEnd := n + o
+	be.PutUint32(t[o:], uint32(len(raw)))
+	copy(t[o+4:], raw)
+	b.rows = append(b.rows, rowRef{us: us, sidEnd: uint32(sidEnd), phEnd: uint32(phEnd), dhEnd: uint32(dhEnd), end: uint32(len(b.buf))})
+}
+
+// start is where row i's tuple begins.
+func (b *batch) start(i int32) uint32 {
+	if i == 0 {
+		return 0
+	}
+	return b.rows[i-1].end
 }
 
 // mark records that the next row added arrives at addNS, unless the same
@@ -85,13 +129,13 @@ func (b *batch) observeCommitted(h *latencyHist, sel []int32, now int64) {
 }
 
 func (b *batch) fields(i int32) (sid, ph, dh, raw []byte) {
-	var start uint32
-	if i > 0 {
-		start = b.rows[i-1].rawEnd
-	}
 	r := &b.rows[i]
-	// Full slice expressions: pgx must not be able to append into the arena.
-	return b.buf[start:r.sid:r.sid], b.buf[r.sid:r.ph:r.ph], b.buf[r.ph:r.dh:r.dh], b.buf[r.dh:r.rawEnd:r.rawEnd]
+	// Full slice expressions: nobody may append into the arena.
+	sid = b.buf[b.start(i)+6 : r.sidEnd : r.sidEnd]
+	ph = b.buf[r.sidEnd+17 : r.phEnd : r.phEnd]
+	dh = b.buf[r.phEnd+5 : r.dhEnd : r.dhEnd]
+	raw = b.buf[r.dhEnd+4 : r.end : r.end]
+	return sid, ph, dh, raw
 }
 
 func (b *batch) reset() {
@@ -107,64 +151,74 @@ func (b *batch) all() []int32 {
 	return b.sel
 }
 
-// copySource feeds COPY from a batch (pgx.CopyFromSource). It is reused for
-// every batch of one writer, and Values returns the same slice each time.
-type copySource struct {
-	b    *batch
-	sel  []int32
-	i    int
-	sid  textField
-	raw  textField
-	ts   timeField
-	vals [5]any
+// copyHeader starts a binary COPY stream: signature, flags, extension
+// length.
+var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+// copyTrailer ends it: a field count of -1.
+var copyTrailer = []byte{0xff, 0xff}
+
+// copyReader streams the rows sel of a batch as a binary COPY (an
+// io.Reader for pgconn.CopyFrom): the header, the selected rows' tuples
+// straight from the arena, consecutive rows in one piece, and the trailer.
+// One is reused for every batch of a writer.
+type copyReader struct {
+	b     *batch
+	sel   []int32
+	i     int    // next index into sel
+	part  []byte // what is left of the current piece
+	state int    // 0 header, 1 rows, 2 trailer, 3 done
 }
 
-func newCopySource() *copySource {
-	c := &copySource{}
-	// Pointers fit in an interface without an allocation; pgx encodes them
-	// through the TextValuer and TimestamptzValuer interfaces.
-	c.vals[0], c.vals[1], c.vals[4] = &c.sid, &c.ts, &c.raw
+func (c *copyReader) reset(b *batch, sel []int32) *copyReader {
+	c.b, c.sel, c.i, c.part, c.state = b, sel, 0, copyHeader, 0
 	return c
 }
 
-func (c *copySource) reset(b *batch, sel []int32) *copySource {
-	c.b, c.sel, c.i = b, sel, -1
-	return c
+func (c *copyReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if len(c.part) == 0 && !c.nextPart() {
+			if n == 0 {
+				return 0, io.EOF
+			}
+			break
+		}
+		k := copy(p[n:], c.part)
+		c.part = c.part[k:]
+		n += k
+	}
+	return n, nil
 }
 
-func (c *copySource) Next() bool {
-	c.i++
-	return c.i < len(c.sel)
+// nextPart moves to the next piece; false at the end of the stream.
+func (c *copyReader) nextPart() bool {
+	switch c.state {
+	case 0:
+		c.state = 1
+		fallthrough
+	case 1:
+		if c.i < len(c.sel) {
+			first := c.sel[c.i]
+			last := first
+			for c.i++; c.i < len(c.sel) && c.sel[c.i] == last+1; c.i++ {
+				last++
+			}
+			c.part = c.b.buf[c.b.start(first):c.b.rows[last].end]
+			return true
+		}
+		c.state, c.part = 2, copyTrailer
+		return true
+	}
+	c.state = 3
+	return false
 }
 
-func (c *copySource) Values() ([]any, error) {
-	i := c.sel[c.i]
-	sid, ph, dh, raw := c.b.fields(i)
-	c.sid.b, c.raw.b, c.ts.us = sid, raw, c.b.rows[i].us
-	// jsonb: pgx's JSON codec copies a []byte verbatim after the version
-	// byte (TestJSONRoundTrip checks it). Boxing the slice header is the one
-	// small allocation per field left on this path.
-	c.vals[2], c.vals[3] = ph, dh
-	return c.vals[:], nil
-}
-
-func (c *copySource) Err() error { return nil }
-
-// copyColumns is the column list of every COPY, as heplify-server's.
-var copyColumns = []string{"sid", "create_date", "protocol_header", "data_header", "raw"}
-
-// textField presents arena bytes as a varchar value without copying.
-type textField struct{ b []byte }
-
-// TextValue implements pgtype.TextValuer. The string aliases the arena; pgx
-// appends it to its buffer at once and keeps no reference.
-func (f *textField) TextValue() (pgtype.Text, error) {
-	return pgtype.Text{String: unsafe.String(unsafe.SliceData(f.b), len(f.b)), Valid: true}, nil
-}
-
-type timeField struct{ us int64 }
-
-// TimestamptzValue implements pgtype.TimestamptzValuer.
-func (f *timeField) TimestamptzValue() (pgtype.Timestamptz, error) {
-	return pgtype.Timestamptz{Time: time.UnixMicro(f.us), Valid: true}, nil
-}
+// copySQL is the statement of each table's COPY, column list as
+// heplify-server's.
+var copySQL = func() (q [len(tables)]string) {
+	for i, t := range tables {
+		q[i] = "COPY " + pgx.Identifier{t.name}.Sanitize() + " (sid, create_date, protocol_header, data_header, raw) FROM STDIN WITH (FORMAT binary)"
+	}
+	return q
+}()

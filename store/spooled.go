@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/hepd/hepd/store/spool"
 )
@@ -58,17 +59,17 @@ func appendSpooled(dst []byte, b *batch, sel []int32, maybe *mark) []byte {
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(raw)))
 	}
 	for _, i := range sel {
-		start := uint32(0)
-		if i > 0 {
-			start = b.rows[i-1].rawEnd
-		}
-		dst = append(dst, b.buf[start:b.rows[i].rawEnd]...)
+		sid, ph, dh, raw := b.fields(i)
+		dst = append(dst, sid...)
+		dst = append(dst, ph...)
+		dst = append(dst, dh...)
+		dst = append(dst, raw...)
 	}
 	return dst
 }
 
-// decodeSpooled makes b a view of the spooled batch p (b.buf aliases p)
-// and returns the mark it may have been committed under.
+// decodeSpooled fills b with the spooled batch p and returns the mark it
+// may have been committed under.
 func decodeSpooled(p []byte, b *batch) (maybe *mark, err error) {
 	if len(p) < 3+4 {
 		return nil, fmt.Errorf("%w: %d bytes", errSpooledRecord, len(p))
@@ -103,28 +104,28 @@ func decodeSpooled(p []byte, b *batch) (maybe *mark, err error) {
 		return nil, fmt.Errorf("%w: %d rows in %d bytes", errSpooledRecord, n, len(p))
 	}
 	hdr, data := p[:n*spoolRowHdr], p[n*spoolRowHdr:]
-	var end uint64
+	// Check every length before copying anything.
+	var total uint64
+	for i := range int(n) {
+		h := hdr[i*spoolRowHdr+8:]
+		for f := range 4 {
+			total += uint64(binary.LittleEndian.Uint32(h[4*f:]))
+		}
+	}
+	if total != uint64(len(data)) {
+		return nil, fmt.Errorf("%w: rows need %d bytes, %d there", errSpooledRecord, total, len(data))
+	}
+	b.buf = slices.Grow(b.buf, len(data)+int(n)*40)
+	var fs [4][]byte
 	for i := range int(n) {
 		h := hdr[i*spoolRowHdr:]
-		var r rowRef
-		r.us = int64(binary.LittleEndian.Uint64(h))
-		end += uint64(binary.LittleEndian.Uint32(h[8:]))
-		r.sid = uint32(min(end, 1<<32-1))
-		end += uint64(binary.LittleEndian.Uint32(h[12:]))
-		r.ph = uint32(min(end, 1<<32-1))
-		end += uint64(binary.LittleEndian.Uint32(h[16:]))
-		r.dh = uint32(min(end, 1<<32-1))
-		end += uint64(binary.LittleEndian.Uint32(h[20:]))
-		if end > uint64(len(data)) {
-			return nil, fmt.Errorf("%w: row %d ends at %d of %d bytes", errSpooledRecord, i, end, len(data))
+		us := int64(binary.LittleEndian.Uint64(h))
+		for f := range 4 {
+			l := binary.LittleEndian.Uint32(h[8+4*f:])
+			fs[f], data = data[:l], data[l:]
 		}
-		r.rawEnd = uint32(end)
-		b.rows = append(b.rows, r)
+		b.addFields(us, fs[0], fs[1], fs[2], fs[3])
 	}
-	if end != uint64(len(data)) {
-		return nil, fmt.Errorf("%w: %d bytes after the last row", errSpooledRecord, uint64(len(data))-end)
-	}
-	b.buf = data[:len(data):len(data)]
 	return maybe, nil
 }
 

@@ -28,7 +28,7 @@ type writer struct {
 	ctx     context.Context // ends when the writer must give up
 	replay  bool            // the replayer: never spools, gives the rows back instead
 	conn    *pgx.Conn
-	src     *copySource
+	src     copyReader
 	slots   []time.Time // scratch for ensurePartitions
 	sql     []byte      // scratch for the progress statement
 	backoff time.Duration
@@ -37,7 +37,7 @@ type writer struct {
 }
 
 func (s *Store) newWriter(ctx context.Context, replay bool) *writer {
-	w := &writer{s: s, ctx: ctx, replay: replay, src: newCopySource()}
+	w := &writer{s: s, ctx: ctx, replay: replay}
 	w.newID()
 	return w
 }
@@ -204,7 +204,7 @@ func (w *writer) copyTx(b *batch, sel []int32, m mark) (unknown bool, err error)
 	if _, err := pc.Exec(w.ctx, "BEGIN").ReadAll(); err != nil {
 		return false, err
 	}
-	if _, err := w.conn.CopyFrom(w.ctx, pgx.Identifier{tables[b.table].name}, copyColumns, w.src.reset(b, sel)); err != nil {
+	if _, err := pc.CopyFrom(w.ctx, w.src.reset(b, sel), copySQL[b.table]); err != nil {
 		w.rollback()
 		return false, err
 	}
