@@ -171,7 +171,7 @@ func TestUDPAuthKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), UDPOptions{Listener: l}, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), UDPOptions{Listener: l, Drain: time.Second}, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,10 @@ type UDPOptions struct {
 	// Listener is what the pipeline requires of datagrams received here
 	// (an auth key); nil requires nothing.
 	Listener *Listener
+	// Readers is how many goroutines read the socket at once. The kernel
+	// hands each recvmmsg call its own datagrams; while one reader decodes
+	// and stores its batch, another is already reading. 0 means 1.
+	Readers int
 }
 
 // UDPSource reads datagrams from one UDP socket in batches (recvmmsg) and
@@ -89,43 +94,40 @@ func (u *UDPSource) Datagrams() uint64 { return u.datagrams.Load() }
 // already queued, hands it on, closes the socket and returns.
 func (u *UDPSource) Run(ctx context.Context) error {
 	defer u.close()
-	stop := context.AfterFunc(ctx, func() {
-		// Wakes a blocked ReadBatch; the loop below then drains.
-		u.conn.SetReadDeadline(time.Now())
-	})
+	// The one deadline ever set on the socket: readers keep reading until
+	// it passes. (Setting "now" first and the drain end after, from two
+	// goroutines, could land in the wrong order and leave the readers
+	// spinning on an expired deadline without reading.)
+	stop := context.AfterFunc(ctx, func() { u.conn.SetReadDeadline(time.Now().Add(u.opts.Drain)) })
 	defer stop()
+	var wg sync.WaitGroup
+	for range max(u.opts.Readers, 1) {
+		wg.Go(func() { u.readLoop(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
 
+func (u *UDPSource) readLoop(ctx context.Context) {
 	msgs := make([]ipv4.Message, u.opts.Batch)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
 	}
-	draining := false
 	for {
 		n, err := u.pc.ReadBatch(msgs, 0)
 		if n > 0 {
 			u.handle(msgs[:n])
 		}
-		if err == nil {
-			continue
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			if ctx.Err() == nil {
-				continue // a stale deadline from a race with AfterFunc; keep reading
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, net.ErrClosed):
+			return
+		default:
+			u.readErrors.Add(1)
+			u.p.rl.Log(slog.LevelError, "udp-read", "udp read failed", "addr", u.local, "err", err)
+			if ctx.Err() != nil {
+				return
 			}
-			if draining {
-				return nil
-			}
-			draining = true
-			u.conn.SetReadDeadline(time.Now().Add(u.opts.Drain))
-			continue
-		}
-		if errors.Is(err, net.ErrClosed) {
-			return nil
-		}
-		u.readErrors.Add(1)
-		u.p.rl.Log(slog.LevelError, "udp-read", "udp read failed", "addr", u.local, "err", err)
-		if ctx.Err() != nil {
-			return nil
 		}
 	}
 }

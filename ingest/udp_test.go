@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"github.com/hepd/hepd/internal/testvec"
 	"io"
 	"log/slog"
 	"net"
@@ -13,9 +12,17 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hepd/hepd/internal/testvec"
 )
+
+// udpTestOptions drain for a second: the tests send, cancel and then Run,
+// and on a loaded machine loopback datagrams can reach the socket that
+// late (they are delivered by a softirq, not within the sender's write).
+var udpTestOptions = UDPOptions{Drain: time.Second}
 
 // syncCapture is a capture safe for the UDP reader goroutine.
 type syncCapture struct {
@@ -48,7 +55,7 @@ func legacyV2(t *testing.T) []byte {
 // is queued when the context ends is still read (drain), not dropped.
 func TestUDPSource(t *testing.T) {
 	p, out := udpPipeline(t)
-	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), UDPOptions{}, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), udpTestOptions, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +119,7 @@ func TestUDPReadBuffer(t *testing.T) {
 // CRLF keep-alives are ignored.
 func TestUDPRawSIP(t *testing.T) {
 	p, out := udpPipeline(t)
-	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), UDPOptions{}, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), udpTestOptions, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
