@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,7 +95,7 @@ func runHostile(t *testing.T, bin string, env map[string]string, attack func(*te
 		}
 		return nil
 	})
-	baseOwn, baseCapture := hepdFDs(t, h)
+	baseOwn, baseCapture, baseList := hepdFDList(t, h)
 
 	attacked, before := time.Now(), ag.sent.Load()
 	res := attack(t, h)
@@ -112,13 +113,13 @@ func runHostile(t *testing.T, bin string, env map[string]string, attack func(*te
 	// Every hostile connection is gone from hepd: no descriptor leaked.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		own, capture := hepdFDs(t, h)
+		own, capture, list := hepdFDList(t, h)
 		if own == baseOwn && capture == baseCapture {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("hepd holds %d descriptors (%d TCP sockets on its capture ports) after the attack, %d (%d) before",
-				own, capture, baseOwn, baseCapture)
+			t.Fatalf("hepd holds %d descriptors (%d TCP sockets on its capture ports) after the attack, %d (%d) before\nafter:  %v\nbefore: %v",
+				own, capture, baseOwn, baseCapture, list, baseList)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -286,37 +287,55 @@ func waitRowCount(t *testing.T, db *pgx.Conn, want int64) {
 	}
 }
 
-// hepdFDs counts hepd's descriptors, less its TCP connections on other
+// hepdFDList counts hepd's descriptors, less its TCP connections on other
 // ports than the capture ports (the store connects to PostgreSQL lazily, one
 // writer at a time; the admin API answers this test), and among them the TCP
-// sockets on its capture ports, listeners and connections. It joins
-// /proc/<pid>/fd with /proc/<pid>/net/tcp{,6} by inode.
-func hepdFDs(t *testing.T, h *hepdProc) (own, capture int) {
+// sockets on its capture ports, listeners and connections, with the
+// descriptors it counted described. It joins /proc/<pid>/fd with
+// /proc/<pid>/net/tcp{,6} by inode.
+func hepdFDList(t *testing.T, h *hepdProc) (own, capture int, list []string) {
 	t.Helper()
 	pid := h.cmd.Process.Pid
 	capturePorts := map[uint64]bool{uint64(h.hep.Port()): true, uint64(h.sip.Port()): true}
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
+	fds := func() map[string]string {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, e := range ents {
+			if l, err := os.Readlink(dir + "/" + e.Name()); err == nil {
+				out[e.Name()] = l
+			}
+		}
+		return out
+	}
+	// Only descriptors open before and after the sockets are listed count:
+	// one closed meanwhile (an admin API request ending) would be missing
+	// from the socket list and counted as hepd's own.
+	first := fds()
+	var tables []string
+	for _, f := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		if err == nil {
+			tables = append(tables, string(b))
+		}
 	}
 	inodes := map[string]bool{}
-	for _, e := range ents {
-		l, err := os.Readlink(dir + "/" + e.Name())
-		if err != nil {
-			continue // closed meanwhile
+	desc := map[string]string{}
+	for fd, l := range fds() {
+		if first[fd] != l {
+			continue
 		}
 		own++
+		desc[l] = fd + "→" + l
 		if in, ok := strings.CutPrefix(l, "socket:["); ok {
 			inodes[strings.TrimSuffix(in, "]")] = true
 		}
 	}
-	for _, f := range []string{"tcp", "tcp6"} {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for _, table := range tables {
+		sc := bufio.NewScanner(strings.NewReader(table))
 		sc.Scan() // header
 		for sc.Scan() {
 			fs := strings.Fields(sc.Text())
@@ -325,16 +344,25 @@ func hepdFDs(t *testing.T, h *hepdProc) (own, capture int) {
 			}
 			_, hexPort, _ := strings.Cut(fs[1], ":")
 			port, err := strconv.ParseUint(hexPort, 16, 16)
+			sock := "socket:[" + fs[9] + "]"
 			switch {
 			case err != nil:
 			case capturePorts[port]:
 				capture++
+				desc[sock] += " capture"
 			case fs[3] != "0A": // not a listener: PostgreSQL, or an admin API request
 				own--
+				delete(desc, sock)
+			default:
+				desc[sock] += fmt.Sprintf(" listening on %d", port)
 			}
 		}
 	}
-	return own, capture
+	for _, d := range desc {
+		list = append(list, d)
+	}
+	slices.Sort(list)
+	return own, capture, list
 }
 
 // raiseNoFile lifts this process's descriptor limit (and so hepd's, which
@@ -607,10 +635,13 @@ func hugeLengthAttack(t *testing.T, h *hepdProc) attackResult {
 	return attackResult{check: func(st hepdStats) error {
 		s := st.TCP
 		fe := s.FrameErrors
+		// The frames that never complete meet tcp_msg_read_timeout, or
+		// tcp_msg_data_timeout when their bytes left over a second after
+		// the connect (a loaded machine).
 		if s.Open != 1 || fe.TooLarge != 2*n || fe.BadContentLength != n || fe.BadHEP3Length != n ||
-			s.ClosedByReadTimeout != n || s.ClosedByError != 4*n {
-			return fmt.Errorf("open %d, frame errors %+v, closed by error %d, by tcp_msg_read_timeout %d; want %d of each kind",
-				s.Open, fe, s.ClosedByError, s.ClosedByReadTimeout, n)
+			s.ClosedByReadTimeout+s.ClosedByDataTimeout != n || s.ClosedByError != 4*n {
+			return fmt.Errorf("open %d, frame errors %+v, closed by error %d, by tcp_msg_read_timeout %d + tcp_msg_data_timeout %d; want %d of each kind",
+				s.Open, fe, s.ClosedByError, s.ClosedByReadTimeout, s.ClosedByDataTimeout, n)
 		}
 		return nil
 	}}
@@ -750,10 +781,13 @@ func halfOpenAttack(t *testing.T, h *hepdProc) attackResult {
 	}
 	return attackResult{check: func(st hepdStats) error {
 		s := st.TCP
-		if s.Open != 1 || s.ClosedByDataTimeout != n || s.ClosedByLifetime != n || s.ClosedByReadTimeout != n ||
+		// Silent mid-frame peers meet tcp_msg_read_timeout, or
+		// tcp_msg_data_timeout when their bytes left over a second after
+		// the connect (a loaded machine).
+		if s.Open != 1 || s.ClosedByDataTimeout < n || s.ClosedByDataTimeout+s.ClosedByReadTimeout != 2*n || s.ClosedByLifetime != n ||
 			s.ClosedByPeer+s.ClosedByError != 3*n || s.FrameErrors.Truncated < n {
-			return fmt.Errorf("open %d; closed by data timeout %d, lifetime %d, read timeout %d, peer %d + error %d (want %d); truncated %d; want %d of each",
-				s.Open, s.ClosedByDataTimeout, s.ClosedByLifetime, s.ClosedByReadTimeout, s.ClosedByPeer, s.ClosedByError, 3*n, s.FrameErrors.Truncated, n)
+			return fmt.Errorf("open %d; closed by data timeout %d + read timeout %d (want %d), lifetime %d, peer %d + error %d (want %d); truncated %d; want %d of each",
+				s.Open, s.ClosedByDataTimeout, s.ClosedByReadTimeout, 2*n, s.ClosedByLifetime, s.ClosedByPeer, s.ClosedByError, 3*n, s.FrameErrors.Truncated, n)
 		}
 		t.Logf("half-open: closed by peer %d, by error %d, truncated %d", s.ClosedByPeer, s.ClosedByError, s.FrameErrors.Truncated)
 		return nil
