@@ -209,8 +209,8 @@ type Config struct {
 	// Time this connection's worker spends blocked in Sink.Deliver is not
 	// the peer's fault: when the deadline passes while the socket still holds
 	// unread bytes, the clock restarts instead (the same holds for
-	// MsgReadTimeout and ConnectionLifetime), so backpressure never closes a
-	// connection that kept sending.
+	// MsgReadTimeout, ConnectionLifetime and WaitData), so backpressure never
+	// closes a connection that kept sending.
 	MsgDataTimeout time.Duration
 
 	// MsgReadTimeout is tcp_msg_read_timeout: a message (SIP, HEP3, or a

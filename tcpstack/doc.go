@@ -48,9 +48,10 @@
 //     connection is judged at its own deadline rather than by a sweep every
 //     tcp_check_timer seconds, which only switches them on or off; 0 turns a
 //     rule off (Kamailio's tcp_msg_read_timeout=0 closes at every read).
-//   - A connection whose socket holds unread bytes when a wait rule or its
-//     lifetime runs out is kept and its clock restarted: its worker was
-//     blocked in Sink.Deliver (backpressure), so the delay was the stack's.
+//   - A connection whose socket holds unread bytes when a wait rule, its
+//     lifetime or its PROXY wait runs out is kept and its clock restarted:
+//     its worker was blocked in Sink.Deliver (backpressure), so the delay
+//     was the stack's.
 //
 // The stack is Linux-only: it drives epoll, poll and select itself through
 // golang.org/x/sys/unix rather than using Go's runtime netpoller.

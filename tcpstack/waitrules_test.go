@@ -263,48 +263,63 @@ func TestCheckTimerZeroDisablesWaitRules(t *testing.T) {
 
 // TestWaitRulesSpareBackpressure: while a worker is blocked in Deliver it
 // reads nothing, so peers that keep sending are not slow, the stack is.
-// Bytes waiting in the socket when a rule's deadline (or the lifetime)
-// passes restart the clock instead of losing the connection and what it
-// sent. Regression: the lifetime used to close such connections as soon as
-// Deliver returned.
+// Bytes waiting in the socket when a rule's deadline (or the lifetime, or
+// the PROXY wait) passes restart the clock instead of losing the connection
+// and what it sent. Regression: the lifetime and the PROXY wait used to
+// close such connections as soon as Deliver returned.
 func TestWaitRulesSpareBackpressure(t *testing.T) {
 	f := hep3(80, 'b')
-	forMethods(t, func(t *testing.T, m string) {
-		cfg := testConfig(m)
-		cfg.Children = 1 // every connection shares the blocked worker
-		bothRules(&cfg)
-		cfg.ConnectionLifetime = 2 * waitRule
-		col := newCollector()
-		s := startStack(t, cfg, col)
+	for _, proxied := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "tcp_accept_haproxy"}[proxied], func(t *testing.T) {
+			forMethods(t, func(t *testing.T, m string) {
+				cfg := testConfig(m)
+				cfg.Children = 1 // every connection shares the blocked worker
+				bothRules(&cfg)
+				cfg.ConnectionLifetime = 2 * waitRule
+				cfg.AcceptHAProxy = proxied
+				cfg.WaitData = waitRule
+				col := newCollector()
+				s := startStack(t, cfg, col)
+				var header []byte
+				if proxied {
+					header = []byte("PROXY TCP4 192.0.2.7 198.51.100.1 4444 9060\r\n")
+				}
+				open := func() net.Conn {
+					c := dial(t, s)
+					write(t, c, header)
+					return c
+				}
 
-		half := dial(t, s) // a message in progress when the worker blocks
-		write(t, half, f[:30])
-		eventually(t, "first part read", func() bool { return s.Stats().Bytes >= 30 })
-		idle := dial(t, s) // idle for the lifetime while the worker blocks
-		write(t, idle, f)
-		col.waitFrames(t, 1)
+				half := open() // a message in progress when the worker blocks
+				write(t, half, f[:30])
+				eventually(t, "first part read", func() bool { return s.Stats().Bytes >= uint64(len(header)+30) })
+				idle := open() // idle for the lifetime while the worker blocks
+				write(t, idle, f)
+				col.waitFrames(t, 1)
 
-		release := col.hold()
-		trigger := dial(t, s)
-		write(t, trigger, f)
-		<-col.blocked
-		late := dial(t, s) // accepted while the worker is blocked
-		write(t, half, f[30:])
-		write(t, idle, f)
-		write(t, late, f)
-		write(t, trigger, f)
-		time.Sleep(4 * waitRule) // every deadline passes while Deliver blocks
-		release()
+				release := col.hold()
+				trigger := open()
+				write(t, trigger, f)
+				<-col.blocked
+				late := open() // accepted while the worker is blocked: its PROXY header waits unread
+				write(t, half, f[30:])
+				write(t, idle, f)
+				write(t, late, f)
+				write(t, trigger, f)
+				time.Sleep(4 * waitRule) // every deadline passes while Deliver blocks
+				release()
 
-		col.waitFrames(t, 6)
-		eventually(t, "stats of the round after the stall", func() bool { return s.Stats().Frames == 6 })
-		st := s.Stats()
-		if st.ClosedByReadTimeout != 0 || st.ClosedByDataTimeout != 0 || st.ClosedByLifetime != 0 || st.Open != 4 {
-			t.Fatalf("closed connections that kept sending: %+v", st.WorkerStats)
-		}
-		// Once the peers do go quiet, the lifetime applies again.
-		eventually(t, "lifetime closes", func() bool { return s.Stats().ClosedByLifetime == 4 })
-	})
+				col.waitFrames(t, 6)
+				eventually(t, "stats of the round after the stall", func() bool { return s.Stats().Frames == 6 })
+				st := s.Stats()
+				if st.ClosedByReadTimeout != 0 || st.ClosedByDataTimeout != 0 || st.ClosedByLifetime != 0 || st.RejectedProxy != 0 || st.Open != 4 {
+					t.Fatalf("closed connections that kept sending: %+v, rejected by tcp_accept_haproxy %d", st.WorkerStats, st.RejectedProxy)
+				}
+				// Once the peers do go quiet, the lifetime applies again.
+				eventually(t, "lifetime closes", func() bool { return s.Stats().ClosedByLifetime == 4 })
+			})
+		})
+	}
 }
 
 func TestAcceptIPLimit(t *testing.T) {

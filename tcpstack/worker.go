@@ -901,8 +901,13 @@ func (w *worker) expire() {
 		}
 		c := w.timers[0]
 		if c.proxyWait && !c.proxyDead.time().After(w.now) {
-			w.close(c, rejectedProxy, fmt.Errorf("tcp_accept_haproxy: no PROXY header within tcp_wait_data (%v)", c.proxyDead.time().Sub(c.e.created.time())))
-			continue
+			if !w.unread(c) {
+				w.close(c, rejectedProxy, fmt.Errorf("tcp_accept_haproxy: no PROXY header within tcp_wait_data (%v)", proxyWait(w.rt.WaitData)))
+				continue
+			}
+			// The header may be waiting in the socket, unread while this
+			// worker was blocked in Deliver: look at it first.
+			c.proxyDead = instantOf(w.now.Add(proxyWait(w.rt.WaitData)))
 		}
 		if c.sendDead != 0 && !c.sendDead.time().After(w.now) {
 			e := c.e
