@@ -211,6 +211,16 @@ func (a *acceptor) accept(lfd int) {
 				"open", open, "tcp_max_connections", rt.MaxConnections, "remote", remote)
 			continue
 		}
+		if s.tbl.ipFull(remote.Addr(), s.cfg.AcceptIPLimit) {
+			// Checked on the socket's peer, before any PROXY header, and
+			// before anything is allocated for the connection: a flood from
+			// one address costs an accept and a close each.
+			s.rejIPLimit.Add(1) // before the close, which the peer can observe
+			unix.Close(fd)
+			s.rlog.Log(slog.LevelError, "tcp_accept_iplimit", "tcp_accept_iplimit reached: connection closed",
+				"remote", remote, "tcp_accept_iplimit", s.cfg.AcceptIPLimit)
+			continue
+		}
 		var local netip.AddrPort
 		if lsa, err := unix.Getsockname(fd); err == nil {
 			local = addrPort(lsa)

@@ -181,6 +181,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.MaxConnections = 2 * n
+	cfg.AcceptIPLimit = 0 // every peer is 127.0.0.1
 	cfg.Children = 2
 	s, err := New(cfg, &countSink{done: make(chan struct{})}, nil)
 	if err != nil {

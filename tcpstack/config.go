@@ -90,6 +90,17 @@ type Config struct {
 	// the connection (no). Default no. Runtime: yes (accept_no_cl).
 	AcceptNoCL bool
 
+	// AcceptIPLimit is tcp_accept_iplimit: the most inbound connections one
+	// source IP may hold open at once. The IP is the socket's peer, before
+	// any PROXY header (a load balancer counts as one source, as in
+	// Kamailio). A connection over the limit is accepted and closed at once,
+	// counted (Stats.RejectedIPLimit) and logged once per burst. Count,
+	// default 1024. 0 means no limit (Kamailio's meaning of 0 is not
+	// documented; a limit of none per IP is what 0 can usefully say:
+	// tcp_max_connections=0 already refuses everything). Runtime: no (a core
+	// global in Kamailio, outside the cfg framework).
+	AcceptIPLimit int
+
 	// AcceptUnique is tcp_accept_unique: a new inbound connection whose
 	// (remote ip:port, local ip:port) — after a PROXY header, the proxied
 	// ones — equals a live connection's is closed and counted
@@ -110,6 +121,18 @@ type Config struct {
 	// Deliver returns; with no they are views into the stack's buffers, valid
 	// until Deliver returns (spec §6.2). Default no. Runtime: no.
 	CloneRcvBuf bool
+
+	// CheckTimer is tcp_check_timer: whether the two wait rules below,
+	// MsgReadTimeout and MsgDataTimeout, are enforced. Kamailio runs a sweep
+	// every tcp_check_timer seconds, so a connection is closed up to that
+	// much late; hepd gives each connection its own deadline in its worker's
+	// timer heap, so the rules fire on time and the period only switches them
+	// on (> 0) or off (0: neither rule is applied, as in Kamailio, and hepd
+	// also skips the check Kamailio makes at each read, see MsgReadTimeout).
+	// Negative (the default, -1) means Kamailio's default: min(MsgReadTimeout,
+	// MsgDataTimeout)/2 of the rules that are on (10 s with their defaults),
+	// resolved at start-up. Runtime: no.
+	CheckTimer time.Duration
 
 	// ConnectionMatch is tcp_connection_match, 0 or 1: how Dial and Lookup
 	// choose among live connections to an address. 0: the connection
@@ -175,6 +198,32 @@ type Config struct {
 	// may stay in FIN_WAIT2. 0 leaves the kernel's tcp_fin_timeout. Linux
 	// caps it at 120, so larger values are refused. Runtime: yes (linger2).
 	Linger2 int
+
+	// MsgDataTimeout is tcp_msg_data_timeout: an accepted connection must
+	// deliver one complete message (SIP or HEP3; CRLF pings and a PROXY
+	// header do not count) within this long after accept, or it is closed
+	// (Stats.ClosedByDataTimeout, logged once per burst). This is what cuts
+	// connections that connect and stay silent, or only ping. Outbound
+	// connections (Dial) are exempt. Default 20 s; 0 disables the rule.
+	// Runtime: no (a core global in Kamailio).
+	//
+	// Time this connection's worker spends blocked in Sink.Deliver is not
+	// the peer's fault: when the deadline passes while the socket still holds
+	// unread bytes, the clock restarts instead (the same holds for
+	// MsgReadTimeout, ConnectionLifetime and WaitData), so backpressure never
+	// closes a connection that kept sending.
+	MsgDataTimeout time.Duration
+
+	// MsgReadTimeout is tcp_msg_read_timeout: a message (SIP, HEP3, or a
+	// CRLFCRLF ping in pieces) must be complete within this long of the read
+	// that brought its first bytes, or the connection is closed
+	// (Stats.ClosedByReadTimeout, logged once per burst). This is what cuts
+	// slowloris peers that trickle a message byte by byte. Default 20 s.
+	// Kamailio also checks at each read and, doing so, closes on every read
+	// when the value is 0 (spec §9); hepd checks only at the deadline (a
+	// message whose last byte was read before it is complete in time), and 0
+	// disables the rule. Runtime: no (a core global in Kamailio).
+	MsgReadTimeout time.Duration
 
 	// NoConnect is tcp_no_connect: Dial refuses to open new connections
 	// (reusing a live one still works). Default no. Runtime: yes
@@ -247,6 +296,10 @@ func DefaultConfig() Config {
 		ConnectionLifetime: 120 * time.Second,
 		PollMethod:         "none",
 		AcceptHEP3:         true,
+		AcceptIPLimit:      1024,
+		CheckTimer:         -1,
+		MsgDataTimeout:     20 * time.Second,
+		MsgReadTimeout:     20 * time.Second,
 		Async:              true,
 		ConnectTimeout:     10 * time.Second,
 		ConnWQMax:          32 << 10,
@@ -331,6 +384,18 @@ func (cfg Config) check(log *slog.Logger) (Config, pollMethod, error) {
 	if cfg.WQMax < 0 {
 		return cfg, 0, fmt.Errorf("tcp_wq_max: %d is not allowed (bytes, 0 or more)", cfg.WQMax)
 	}
+	if cfg.AcceptIPLimit < 0 {
+		return cfg, 0, fmt.Errorf("tcp_accept_iplimit: %d is not allowed (connections per source IP, 0 for no limit)", cfg.AcceptIPLimit)
+	}
+	if cfg.MsgReadTimeout < 0 {
+		return cfg, 0, fmt.Errorf("tcp_msg_read_timeout: %v is not allowed (seconds, 0 disables)", cfg.MsgReadTimeout)
+	}
+	if cfg.MsgDataTimeout < 0 {
+		return cfg, 0, fmt.Errorf("tcp_msg_data_timeout: %v is not allowed (seconds, 0 disables)", cfg.MsgDataTimeout)
+	}
+	cfg.MsgReadTimeout = fixTimeout(log, "tcp_msg_read_timeout", cfg.MsgReadTimeout, 0)
+	cfg.MsgDataTimeout = fixTimeout(log, "tcp_msg_data_timeout", cfg.MsgDataTimeout, 0)
+	cfg.CheckTimer = fixTimeout(log, "tcp_check_timer", cfg.checkPeriod(), 0)
 	if cfg.ConnectionMatch != 0 && cfg.ConnectionMatch != 1 {
 		return cfg, 0, fmt.Errorf("tcp_connection_match: %d is not allowed (0 or 1)", cfg.ConnectionMatch)
 	}
@@ -383,6 +448,35 @@ func fixTimeout(log *slog.Logger, name string, d, def time.Duration) time.Durati
 		return maxTimeout
 	}
 	return d
+}
+
+// checkPeriod resolves tcp_check_timer: a negative value means Kamailio's
+// default, half the shorter of the wait rules that are on.
+func (cfg *Config) checkPeriod() time.Duration {
+	if cfg.CheckTimer >= 0 {
+		return cfg.CheckTimer
+	}
+	var shortest time.Duration
+	for _, d := range []time.Duration{cfg.MsgReadTimeout, cfg.MsgDataTimeout} {
+		if d > 0 && (shortest == 0 || d < shortest) {
+			shortest = d
+		}
+	}
+	if shortest == 0 {
+		return 0
+	}
+	// Kamailio's whole seconds round 1/2 s down to 0, turning the rules off;
+	// hepd's durations never do.
+	return max(shortest/2, time.Nanosecond)
+}
+
+// waitRules returns the tcp_msg_read_timeout and tcp_msg_data_timeout in
+// force: 0 for a rule that is off, both 0 when tcp_check_timer is.
+func (cfg *Config) waitRules() (read, data time.Duration) {
+	if cfg.checkPeriod() <= 0 {
+		return 0, 0
+	}
+	return cfg.MsgReadTimeout, cfg.MsgDataTimeout
 }
 
 func clamp(v, lo, hi int) int {

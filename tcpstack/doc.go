@@ -43,7 +43,15 @@
 //     HEP3 (§11.13); pongs go only on the connection that pinged (§11.18).
 //   - Socket option values Linux cannot honour are a start-up error rather
 //     than a warning and an unset option.
-//   - Timers are exact (no 5–12 s of slack, §11.10).
+//   - Timers are exact (no 5–12 s of slack, §11.10). That includes the wait
+//     rules of §9, tcp_msg_read_timeout and tcp_msg_data_timeout: each
+//     connection is judged at its own deadline rather than by a sweep every
+//     tcp_check_timer seconds, which only switches them on or off; 0 turns a
+//     rule off (Kamailio's tcp_msg_read_timeout=0 closes at every read).
+//   - A connection whose socket holds unread bytes when a wait rule, its
+//     lifetime or its PROXY wait runs out is kept and its clock restarted:
+//     its worker was blocked in Sink.Deliver (backpressure), so the delay
+//     was the stack's.
 //
 // The stack is Linux-only: it drives epoll, poll and select itself through
 // golang.org/x/sys/unix rather than using Go's runtime netpoller.

@@ -35,8 +35,8 @@ func TestRuntimeNames(t *testing.T) {
 	if got := RuntimeNames(); !slices.Equal(got, want) {
 		t.Fatalf("RuntimeNames = %v", got)
 	}
-	if n := len(ParamNames()); n != 35 {
-		t.Fatalf("%d parameters, want the 34 tcp_* ones and disable_tcp", n)
+	if n := len(ParamNames()); n != 39 {
+		t.Fatalf("%d parameters, want the 34 tcp_* ones, disable_tcp and the four wait and limit rules of spec §9", n)
 	}
 }
 
@@ -56,6 +56,9 @@ func TestDefaults(t *testing.T) {
 		"tcp_reuse_port":  "no", "tcp_script_mode": "0", "tcp_send_timeout": "10", "tcp_source_ipv4": "",
 		"tcp_source_ipv6": "", "tcp_syncnt": "0", "tcp_wait_data": "5000", "tcp_wq_blk_size": "2100",
 		"tcp_wq_max": "10485760",
+		// spec §9: core parameters outside the cfg framework.
+		"tcp_accept_iplimit": "1024", "tcp_msg_read_timeout": "20", "tcp_msg_data_timeout": "20",
+		"tcp_check_timer": "10", // min(read, data)/2
 	}
 	cfg := DefaultConfig()
 	cfg.Listen = testConfig("epoll_lt").Listen
@@ -116,6 +119,10 @@ func TestSetParam(t *testing.T) {
 		{name: "tcp_defer_accept is read-only", param: "tcp_defer_accept", value: "1", restart: true},
 		{name: "tcp_accept_haproxy is start-up only", param: "tcp_accept_haproxy", value: "yes", restart: true},
 		{name: "tcp_source_ipv4 is start-up only", param: "tcp_source_ipv4", value: "127.0.0.2", restart: true},
+		{name: "tcp_msg_read_timeout is start-up only", param: "tcp_msg_read_timeout", value: "5", restart: true},
+		{name: "tcp_msg_data_timeout is start-up only", param: "tcp_msg_data_timeout", value: "5", restart: true},
+		{name: "tcp_check_timer is start-up only", param: "tcp_check_timer", value: "5", restart: true},
+		{name: "tcp_accept_iplimit is start-up only", param: "tcp_accept_iplimit", value: "5", restart: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +180,9 @@ func TestNewRefusesWhatLinuxCannotHonour(t *testing.T) {
 		{"tcp_source_ipv6 of the wrong family", func(c *Config) { c.SourceIPv6 = mustAddr("127.0.0.1") }, []string{"tcp_source_ipv6"}},
 		{"tcp_conn_wq_max negative", func(c *Config) { c.ConnWQMax = -1 }, []string{"tcp_conn_wq_max"}},
 		{"tcp_wq_max negative", func(c *Config) { c.WQMax = -1 }, []string{"tcp_wq_max"}},
+		{"tcp_msg_read_timeout negative", func(c *Config) { c.MsgReadTimeout = -time.Second }, []string{"tcp_msg_read_timeout", "0 disables"}},
+		{"tcp_msg_data_timeout negative", func(c *Config) { c.MsgDataTimeout = -time.Second }, []string{"tcp_msg_data_timeout", "0 disables"}},
+		{"tcp_accept_iplimit negative", func(c *Config) { c.AcceptIPLimit = -1 }, []string{"tcp_accept_iplimit", "-1", "0 for no limit"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +217,12 @@ func TestStartupFixups(t *testing.T) {
 		{"tcp_keepcnt forces tcp_keepalive on", func(c *Config) { c.KeepAlive = false; c.KeepCnt = 3 }, "tcp_keepalive", "yes"},
 		{"tcp_keepintvl forces tcp_keepalive on", func(c *Config) { c.KeepAlive = false; c.KeepIntvl = 3 }, "tcp_keepalive", "yes"},
 		{"the connection file value of tcp_conn_wq_max is not clamped", func(c *Config) { c.ConnWQMax = 5000000 }, "tcp_conn_wq_max", "5000000"},
+		{"tcp_check_timer -1 is half the shorter wait rule", func(c *Config) { c.MsgReadTimeout = 6 * time.Second; c.MsgDataTimeout = 30 * time.Second }, "tcp_check_timer", "3"},
+		{"tcp_check_timer -1 ignores a rule that is off", func(c *Config) { c.MsgReadTimeout = 0; c.MsgDataTimeout = 8 * time.Second }, "tcp_check_timer", "4"},
+		{"tcp_check_timer -1 does not round 1 s down to off", func(c *Config) { c.MsgReadTimeout = time.Second; c.MsgDataTimeout = time.Second }, "tcp_check_timer", "0.5"},
+		{"tcp_check_timer -1 with both rules off is off", func(c *Config) { c.MsgReadTimeout = 0; c.MsgDataTimeout = 0 }, "tcp_check_timer", "0"},
+		{"tcp_check_timer as given", func(c *Config) { c.CheckTimer = 7 * time.Second }, "tcp_check_timer", "7"},
+		{"tcp_msg_read_timeout above the maximum is lowered", func(c *Config) { c.MsgReadTimeout = 1 << 62 }, "tcp_msg_read_timeout", "134217727"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,6 +41,7 @@ type Stack struct {
 	wqBlocks atomic.Int64 // tcp_wq_blk_size blocks in all write queues
 
 	rejMax, rejUnique, rejProxy atomic.Uint64
+	rejIPLimit                  atomic.Uint64
 	dialRefused, dialErrors     atomic.Uint64
 
 	startOnce sync.Once
@@ -221,6 +222,7 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 func (s *Stack) Stats() Stats {
 	st := Stats{
 		RejectedMaxConnections: s.rejMax.Load(),
+		RejectedIPLimit:        s.rejIPLimit.Load(),
 		RejectedUnique:         s.rejUnique.Load(),
 		RejectedProxy:          s.rejProxy.Load(),
 		DialsRefused:           s.dialRefused.Load(),
@@ -230,7 +232,7 @@ func (s *Stack) Stats() Stats {
 		WriteQueueBlocks:       s.wqBlocks.Load(),
 		Workers:                make([]WorkerStats, len(s.workers)),
 	}
-	st.Rejected = st.RejectedMaxConnections + st.RejectedUnique + st.RejectedProxy
+	st.Rejected = st.RejectedMaxConnections + st.RejectedIPLimit + st.RejectedUnique + st.RejectedProxy
 	for i, w := range s.workers {
 		ws := w.stats()
 		st.Workers[i] = ws

@@ -52,6 +52,8 @@ type WorkerStats struct {
 	ClosedBySendTimeout uint64 // queued data made no progress for tcp_send_timeout
 	ClosedByQueue       uint64 // a write would have exceeded tcp_conn_wq_max or tcp_wq_max
 	ClosedByProcessing  uint64 // a CheckedSink failed a frame and tcp_script_mode is even
+	ClosedByReadTimeout uint64 // a message not complete within tcp_msg_read_timeout of its first bytes
+	ClosedByDataTimeout uint64 // no complete message within tcp_msg_data_timeout of accept
 	ProcessingErrors    uint64 // frames a CheckedSink failed, whatever tcp_script_mode
 	Frames              uint64 // frames delivered to the Sink
 	Pings               uint64 // CRLFCRLF pings answered (tcp_crlf_ping)
@@ -73,6 +75,8 @@ func (s *WorkerStats) add(o WorkerStats) {
 	s.ClosedBySendTimeout += o.ClosedBySendTimeout
 	s.ClosedByQueue += o.ClosedByQueue
 	s.ClosedByProcessing += o.ClosedByProcessing
+	s.ClosedByReadTimeout += o.ClosedByReadTimeout
+	s.ClosedByDataTimeout += o.ClosedByDataTimeout
 	s.ProcessingErrors += o.ProcessingErrors
 	s.Frames += o.Frames
 	s.Pings += o.Pings
@@ -94,6 +98,9 @@ type Stats struct {
 	// RejectedMaxConnections: inbound connections accepted and closed, and
 	// Dials refused, at tcp_max_connections.
 	RejectedMaxConnections uint64
+	// RejectedIPLimit: inbound connections accepted and closed because
+	// their source IP held tcp_accept_iplimit connections already.
+	RejectedIPLimit uint64
 	// RejectedUnique: inbound connections closed by tcp_accept_unique.
 	RejectedUnique uint64
 	// RejectedProxy: inbound connections closed by tcp_accept_haproxy: no
@@ -141,11 +148,14 @@ const (
 	closedByProcessing
 	rejectedUnique // after a PROXY header
 	rejectedProxy
+	closedByReadTimeout
+	closedByDataTimeout
 )
 
 func (r closeReason) String() string {
 	return [...]string{"peer closed", "error", "tcp_connection_lifetime", "shutdown", "tcp_send_timeout",
-		"write queue full", "processing error (tcp_script_mode)", "tcp_accept_unique", "tcp_accept_haproxy"}[r]
+		"write queue full", "processing error (tcp_script_mode)", "tcp_accept_unique", "tcp_accept_haproxy",
+		"tcp_msg_read_timeout", "tcp_msg_data_timeout"}[r]
 }
 
 // errReason gives a close its counted reason from the error that caused it.

@@ -51,10 +51,25 @@ type table struct {
 	mu     sync.RWMutex
 	byID   map[uint64]*entry
 	byAddr map[netip.AddrPort][]*entry // newest registration last
+	// perIP counts the listed inbound connections by their socket peer's
+	// IP (before PROXY): tcp_accept_iplimit. An IP with none has no key.
+	perIP map[netip.Addr]int32
 }
 
 func newTable() *table {
-	return &table{byID: make(map[uint64]*entry), byAddr: make(map[netip.AddrPort][]*entry)}
+	return &table{byID: make(map[uint64]*entry), byAddr: make(map[netip.AddrPort][]*entry), perIP: make(map[netip.Addr]int32)}
+}
+
+// ipFull reports whether ip holds limit inbound connections or more
+// (tcp_accept_iplimit; 0 means no limit). Only the acceptor lists inbound
+// connections, so the answer stays true until it lists another.
+func (t *table) ipFull(ip netip.Addr, limit int) bool {
+	if limit <= 0 {
+		return false
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return int(t.perIP[ip]) >= limit
 }
 
 // insert lists e under its id and remote address. With unique set it
@@ -68,6 +83,9 @@ func (t *table) insert(e *entry, unique bool) bool {
 	}
 	t.byID[e.id] = e
 	t.addKeyLocked(e.remote, e)
+	if !e.outbound {
+		t.perIP[e.peer.Addr()]++
+	}
 	e.listed = true
 	return true
 }
@@ -136,6 +154,14 @@ func (t *table) remove(e *entry) {
 		return
 	}
 	e.listed = false
+	if !e.outbound {
+		ip := e.peer.Addr()
+		if n := t.perIP[ip] - 1; n > 0 {
+			t.perIP[ip] = n
+		} else {
+			delete(t.perIP, ip)
+		}
+	}
 	delete(t.byID, e.id)
 	t.delKeyLocked(e.remote, e)
 	for _, a := range e.aliases {

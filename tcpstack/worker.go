@@ -20,6 +20,9 @@ import (
 // conn is one connection, accepted or dialed. It is created by the acceptor
 // (or Dial) and from then on touched only by the worker that owns it; what
 // other goroutines may see of it is in its entry.
+//
+// An idle connection costs what this struct and its entry take, so fields
+// are ordered to leave no padding (the flags share one word at the end).
 type conn struct {
 	fd int
 	id uint64
@@ -28,22 +31,29 @@ type conn struct {
 	// connection small; this worker is their only writer, so it reads them
 	// without the table's lock.
 	e        *entry
-	outbound bool
 	fr       framer
 	lifetime time.Duration // tcp_connection_lifetime when made; < 0: never
 	last     instant       // last read activity
 	deadline instant       // position in the timer heap (may lag the real one)
 	hidx     int           // index in the timer heap, -1 if not in it
 
-	proxyWait bool    // tcp_accept_haproxy: the PROXY header is still due
-	proxyDead instant // ... by then (tcp_wait_data)
+	proxyDead instant // tcp_accept_haproxy: the PROXY header is due by then (tcp_wait_data)
 	pbuf      []byte  // bytes of an incomplete PROXY header
-
-	writing  bool    // write interest is set in the poller
+	// msgDead is when the message in progress must be complete
+	// (tcp_msg_read_timeout); zero while none is in progress.
+	msgDead instant
+	// dataDead is when the first complete message is due
+	// (tcp_msg_data_timeout); zero once it came, and for outbound
+	// connections.
+	dataDead instant
 	sendDead instant // tcp_send_timeout deadline of the queue; zero: none
-	dead     bool
 
 	bytesIn, framesIn uint64
+
+	outbound  bool
+	proxyWait bool // tcp_accept_haproxy: the PROXY header is still due
+	writing   bool // write interest is set in the poller
+	dead      bool
 }
 
 type cmdOp uint8
@@ -112,6 +122,9 @@ type worker struct {
 	timers connHeap
 	now    time.Time // the round's clock reading
 	rt     *Runtime  // the round's runtime snapshot
+	// readTO and dataTO are tcp_msg_read_timeout and tcp_msg_data_timeout
+	// in force; 0 when a rule is off (or tcp_check_timer is).
+	readTO, dataTO time.Duration
 
 	// Reads go into arena[off:]. Complete frames are sub-slices of it and
 	// stay valid until the batch carrying them is delivered; only then is
@@ -147,9 +160,12 @@ func newWorker(s *Stack, id int, m pollMethod) (*worker, error) {
 		unix.Close(efd)
 		return nil, err
 	}
+	readTO, dataTO := s.cfg.waitRules()
 	return &worker{
 		s:       s,
 		id:      id,
+		readTO:  readTO,
+		dataTO:  dataTO,
 		p:       p,
 		edge:    p.edge(),
 		wakeFD:  efd,
@@ -355,6 +371,10 @@ func (w *worker) add(c *conn) {
 	}
 	w.conns[c.fd] = c
 	c.last = instantOf(w.now)
+	if !c.outbound && w.dataTO > 0 {
+		// From accept, as in Kamailio (the acceptor stamped it).
+		c.dataDead = instantOf(c.e.created.time().Add(w.dataTO))
+	}
 	w.schedule(c)
 }
 
@@ -382,8 +402,8 @@ func (c *conn) lifeDeadline() (time.Time, bool) {
 	return at.Add(life), true
 }
 
-// nextDeadline is the earliest of c's deadlines: lifetime, PROXY wait and
-// send timeout.
+// nextDeadline is the earliest of c's deadlines: lifetime, PROXY wait, send
+// timeout and the wait rules (tcp_msg_read_timeout, tcp_msg_data_timeout).
 func (c *conn) nextDeadline() (d time.Time, ok bool) {
 	consider := func(t time.Time) {
 		if !ok || t.Before(d) {
@@ -398,6 +418,12 @@ func (c *conn) nextDeadline() (d time.Time, ok bool) {
 	}
 	if c.sendDead != 0 {
 		consider(c.sendDead.time())
+	}
+	if c.msgDead != 0 {
+		consider(c.msgDead.time())
+	}
+	if c.dataDead != 0 {
+		consider(c.dataDead.time())
 	}
 	return d, ok
 }
@@ -546,14 +572,19 @@ func (w *worker) cut(c *conn, p []byte) (keep int, err error) {
 			pongs -= k
 		}
 	}()
+	ended := false // a message (or ping, or skipped bytes) ended in p
 	for pos := 0; pos < len(p) || c.fr.held() > 0; {
 		n, r, f, owned, err := c.fr.next(p[pos:], o)
 		if err != nil {
 			return keep, err
 		}
 		pos += n
+		if r.Kind != sipframe.Incomplete {
+			ended = true
+		}
 		switch r.Kind {
 		case sipframe.Incomplete:
+			w.msgPending(c, ended)
 			return keep, nil
 		case sipframe.Skip:
 			continue
@@ -575,6 +606,7 @@ func (w *worker) cut(c *conn, p []byte) (keep int, err error) {
 			}
 		}
 		c.framesIn++
+		c.dataDead = 0 // tcp_msg_data_timeout is met (the heap catches up lazily)
 		w.batch = append(w.batch, Frame{
 			Kind:     kind,
 			Data:     f[:len(f):len(f)], // an append by the sink must not run into our buffers
@@ -587,7 +619,25 @@ func (w *worker) cut(c *conn, p []byte) (keep int, err error) {
 			Listener: int(c.e.listener),
 		})
 	}
+	c.msgDead = 0 // nothing held: no message in progress
 	return keep, nil
+}
+
+// msgPending runs tcp_msg_read_timeout's clock for the message c holds in
+// part. The clock starts at the read that brought the message's first
+// bytes: now, when the message began in this read (fresh: another one ended
+// before it) or nothing was in progress. A later deadline leaves the heap
+// alone (it catches up lazily); an earlier one moves c up, so on a busy
+// stream whose reads end mid-frame the heap is touched about once per
+// tcp_msg_read_timeout, not once per read.
+func (w *worker) msgPending(c *conn, fresh bool) {
+	if w.readTO <= 0 || c.fr.held() == 0 || c.msgDead != 0 && !fresh {
+		return
+	}
+	c.msgDead = instantOf(w.now.Add(w.readTO))
+	if c.hidx < 0 || c.msgDead < c.deadline {
+		w.schedule(c)
+	}
 }
 
 // alias registers the top Via's port of a request carrying ";alias" as
@@ -842,8 +892,8 @@ func (w *worker) processingError(id uint64) {
 	}
 }
 
-// expire closes the connections whose PROXY wait, send timeout or lifetime
-// has passed.
+// expire closes the connections whose PROXY wait, send timeout, wait rules
+// (tcp_msg_read_timeout, tcp_msg_data_timeout) or lifetime have passed.
 func (w *worker) expire() {
 	for {
 		d, ok := w.timers.next()
@@ -852,8 +902,13 @@ func (w *worker) expire() {
 		}
 		c := w.timers[0]
 		if c.proxyWait && !c.proxyDead.time().After(w.now) {
-			w.close(c, rejectedProxy, fmt.Errorf("tcp_accept_haproxy: no PROXY header within tcp_wait_data (%v)", c.proxyDead.time().Sub(c.e.created.time())))
-			continue
+			if !w.unread(c) {
+				w.close(c, rejectedProxy, fmt.Errorf("tcp_accept_haproxy: no PROXY header within tcp_wait_data (%v)", proxyWait(w.rt.WaitData)))
+				continue
+			}
+			// The header may be waiting in the socket, unread while this
+			// worker was blocked in Deliver: look at it first.
+			c.proxyDead = instantOf(w.now.Add(proxyWait(w.rt.WaitData)))
 		}
 		if c.sendDead != 0 && !c.sendDead.time().After(w.now) {
 			e := c.e
@@ -866,12 +921,50 @@ func (w *worker) expire() {
 			}
 			c.sendDead = instantOf(dead)
 		}
-		if ld, has := c.lifeDeadline(); has && !ld.After(w.now) {
+		readLate := c.msgDead != 0 && !c.msgDead.time().After(w.now)
+		dataLate := c.dataDead != 0 && !c.dataDead.time().After(w.now)
+		ld, has := c.lifeDeadline()
+		idle := has && !ld.After(w.now)
+		if (readLate || dataLate || idle) && w.unread(c) {
+			// The peer sent bytes this worker has not read yet: it was
+			// blocked in Deliver (backpressure) or they arrived during this
+			// round. The wait was ours, not the peer's: restart the clocks
+			// the peer is judged on rather than lose what it sent.
+			c.last = instantOf(w.now)
+			if readLate {
+				c.msgDead = instantOf(w.now.Add(w.readTO))
+			}
+			if dataLate {
+				c.dataDead = instantOf(w.now.Add(w.dataTO))
+			}
+			if d, ok := c.nextDeadline(); ok && !d.After(w.now) {
+				// tcp_connection_lifetime=0: judge again once the bytes
+				// are read, next round.
+				c.deadline = instantOf(w.now.Add(time.Millisecond))
+				w.timers.fix(c.hidx)
+				continue
+			}
+			readLate, dataLate, idle = false, false, false
+		}
+		switch {
+		case readLate:
+			w.close(c, closedByReadTimeout, fmt.Errorf("tcp_msg_read_timeout: message not complete within %v of its first bytes (%d bytes held)", w.readTO, c.fr.held()))
+			continue
+		case dataLate:
+			w.close(c, closedByDataTimeout, fmt.Errorf("tcp_msg_data_timeout: no complete message within %v of accept", w.dataTO))
+			continue
+		case idle:
 			w.close(c, closedByLifetime, nil)
 			continue
 		}
 		w.schedule(c)
 	}
+}
+
+// unread reports whether c's socket holds bytes not read yet.
+func (w *worker) unread(c *conn) bool {
+	n, err := unix.IoctlGetInt(c.fd, unix.SIOCINQ)
+	return err == nil && n > 0
 }
 
 func (w *worker) close(c *conn, why closeReason, err error) {
@@ -942,6 +1035,10 @@ func (w *worker) close(c *conn, why closeReason, err error) {
 		s.rejUnique.Add(1)
 	case rejectedProxy:
 		s.rejProxy.Add(1)
+	case closedByReadTimeout:
+		w.st.ClosedByReadTimeout++
+	case closedByDataTimeout:
+		w.st.ClosedByDataTimeout++
 	}
 	if err == nil {
 		return

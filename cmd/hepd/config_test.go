@@ -53,6 +53,7 @@ func sampleValues() map[string]string {
 		"tcp_keepintvl": "10", "tcp_linger2": "5", "tcp_no_connect": "yes", "tcp_reuse_port": "yes",
 		"tcp_script_mode": "1", "tcp_send_timeout": "4", "tcp_source_ipv4": "127.0.0.2", "tcp_source_ipv6": "::1",
 		"tcp_syncnt": "2", "tcp_wait_data": "1500", "tcp_wq_blk_size": "4096", "tcp_wq_max": "1048576",
+		"tcp_accept_iplimit": "64", "tcp_check_timer": "0", "tcp_msg_data_timeout": "5", "tcp_msg_read_timeout": "3",
 		"db_dsn": "postgres://u:p@db:5432/homer_data", "data_dir": "/srv/hepd", "local_db_port": "6543",
 		"db_batch_rows": "2000", "db_flush_ms": "50", "db_writers": "4", "db_max_pending": "1000",
 		"db_index_profile": "lean", "db_synchronous_commit": "no",
