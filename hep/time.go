@@ -36,6 +36,8 @@ const (
 	ntpToUnix  = 2208988800 // seconds from 1900-01-01 to 1970-01-01
 	maxAhead   = 24 * time.Hour
 	maxBehindY = 10 // years
+
+	tenYearsMin = maxBehindY * 365 * 86400 // seconds in maxBehindY years, at least
 )
 
 // CaptureTime returns the capture time of p in UTC, sanitised as spec §6
@@ -50,17 +52,25 @@ func CaptureTime(p *Packet, recv time.Time) (t time.Time, fix TimeFix) {
 		return recv, TimeMissing
 	}
 	latest := recv.Add(maxAhead).Unix()
-	earliest := recv.AddDate(-maxBehindY, 0, 0).Unix()
 
 	sec, usec := int64(p.TimeSec), p.TimeUsec
 	if usec >= 1e6 {
 		usec, fix = 999999, TimeUsecClamped
 	}
-	if sec > latest && sec-ntpToUnix >= earliest && sec-ntpToUnix <= latest {
-		sec, fix = sec-ntpToUnix, TimeNTP
+	// Ten calendar years are at least 3650 days, so a time that is neither
+	// ahead nor further back than that is not too old: the calendar
+	// arithmetic of AddDate is only needed near the edge.
+	if sec > latest || sec < recv.Unix()-tenYearsMin {
+		earliest := recv.AddDate(-maxBehindY, 0, 0).Unix()
+		if sec > latest && sec-ntpToUnix >= earliest && sec-ntpToUnix <= latest {
+			sec, fix = sec-ntpToUnix, TimeNTP
+		}
+		if sec < earliest {
+			return recv, TimeImplausible
+		}
 	}
 	t = time.Unix(sec, int64(usec)*1000).UTC()
-	if sec < earliest || t.After(recv.Add(maxAhead)) {
+	if t.After(recv.Add(maxAhead)) {
 		return recv, TimeImplausible
 	}
 	return t, fix

@@ -51,3 +51,22 @@ func TestTimeFixString(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureTimeTenYearEdge: the cheap "not too old" test agrees with the
+// calendar around the ten-year limit, leap days included.
+func TestCaptureTimeTenYearEdge(t *testing.T) {
+	for _, recv := range []time.Time{
+		time.Date(2028, 2, 29, 12, 0, 0, 0, time.UTC),
+		time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2104, 2, 29, 23, 59, 59, 999, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		earliest := recv.AddDate(-maxBehindY, 0, 0).Unix()
+		for _, sec := range []int64{earliest - 1, earliest, earliest + 1, recv.Unix() - tenYearsMin, recv.Unix() - tenYearsMin - 1} {
+			got, fix := CaptureTime(&Packet{TimeSec: uint32(sec)}, recv)
+			if wantOld := sec < earliest; wantOld != (fix == TimeImplausible) || !wantOld && got.Unix() != sec {
+				t.Errorf("recv %v, sec %d (earliest %d): %v, %v", recv, sec, earliest, got, fix)
+			}
+		}
+	}
+}

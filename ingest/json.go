@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"bytes"
-	"strconv"
+	"encoding/binary"
 	"unicode/utf8"
+
+	"github.com/hepd/hepd/ingest/sip"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -25,8 +27,13 @@ var jsonPlain = func() (t [256]bool) {
 // refuses \u0000 and text columns refuse invalid UTF-8.
 func appendJSONString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
+	i := plainPrefix(s)
+	if i == len(s) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if jsonPlain[c] {
 			i++
@@ -68,6 +75,34 @@ func appendJSONString(dst []byte, s []byte) []byte {
 	return append(dst, '"')
 }
 
+// Byte-wise tests on eight bytes at once (SWAR): lsb has 1 in every byte,
+// msb the top bit of every byte.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainPrefix returns how many leading bytes of s jsonPlain copies as they
+// are. Eight bytes at a time it looks for a byte below 0x20, one with the
+// top bit set (UTF-8, left to the byte loop), a quote or a backslash; a
+// flagged word is finished byte by byte.
+func plainPrefix(s []byte) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(s[i:])
+		q, bs := w^('"'*lsb), w^('\\'*lsb)
+		// x-lsb&^x&msb flags a zero byte of x, x-0x20*lsb&^x&msb a byte
+		// below 0x20: exact as "is there one", which is all this asks.
+		if ((w-0x20*lsb)|(q-lsb)|(bs-lsb))&^w&msb|w&msb != 0 {
+			break
+		}
+	}
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	return i
+}
+
 // appendJSONStr is appendJSONString for a string constant or key, without a
 // conversion that would allocate.
 func appendJSONStr(dst []byte, s string) []byte {
@@ -92,7 +127,59 @@ func appendKey(dst []byte, key string) []byte {
 	return append(dst, ':')
 }
 
-func appendUint(dst []byte, v uint64) []byte { return strconv.AppendUint(dst, v, 10) }
+// sipKeyJSON[k] is `"k":` for every sip.Key value, so that a data_header
+// key costs one copy: the names are fixed, only the values need escaping.
+var sipKeyJSON = func() (t [256]string) {
+	for k := range t {
+		t[k] = string(appendJSONStr(nil, sip.Key(k).String())) + ":"
+	}
+	return t
+}()
+
+// appendSIPKey is appendKey for a data_header key.
+func appendSIPKey(dst []byte, k sip.Key) []byte {
+	if dst[len(dst)-1] != '{' {
+		dst = append(dst, ',')
+	}
+	return append(dst, sipKeyJSON[k]...)
+}
+
+// digitPairs holds "00" to "99".
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
+// appendUint appends v in decimal, two digits per division; the one-digit
+// values (family, protocol, payload type) take no division at all.
+func appendUint(dst []byte, v uint64) []byte {
+	if v < 10 {
+		return append(dst, byte('0'+v))
+	}
+	var buf [20]byte
+	i := len(buf)
+	for v >= 100 {
+		q := v / 100
+		r := (v - q*100) * 2
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
+		v = q
+	}
+	if v >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[v*2], digitPairs[v*2+1]
+	} else {
+		i--
+		buf[i] = byte('0' + v)
+	}
+	return append(dst, buf[i:]...)
+}
 
 // cleanText returns b as valid UTF-8 without NUL bytes, which is what a
 // PostgreSQL text column takes. The common case, already clean, costs one

@@ -291,7 +291,7 @@ func appendProtocolHeader(dst []byte, pkt *hep.Packet, created time.Time, capID,
 // reports false for a message that does not parse.
 func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *Source) bool {
 	msg := &b.msg
-	if err := p.parser.Parse(payload, msg); err != nil {
+	if err := p.parser.ParseKeys(payload, msg, p.keys); err != nil {
 		p.stats.sipInvalid.Add(1)
 		p.rl.Log(slog.LevelWarn, "sip:"+err.Error(), "SIP payload not stored",
 			"err", err, "transport", src.Transport, "remote", src.Remote)
@@ -339,7 +339,7 @@ func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *S
 func (p *Pipeline) appendDataHeader(dst []byte, msg *sip.Message) []byte {
 	dst = append(dst, '{')
 	for _, k := range p.keys {
-		dst = appendKey(dst, k.String())
+		dst = appendSIPKey(dst, k)
 		dst = appendJSONString(dst, msg.Field(k))
 	}
 	for i, name := range p.opts.ExtraHeaders {

@@ -57,6 +57,15 @@ func isToken(c byte) bool {
 	return false
 }
 
+// tokenByte is isToken as a table, for the header-name scan that every
+// line takes.
+var tokenByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = isToken(byte(c))
+	}
+	return t
+}()
+
 func skipWS(b []byte, i int) int {
 	for i < len(b) && isWS(b[i]) {
 		i++
@@ -216,34 +225,38 @@ func authParam(s []byte, name string) []byte {
 // IPv6 brackets.
 func uri(u []byte) (user, host []byte, ok bool) {
 	u = trimWS(u)
-	colon := -1
-	for i := 0; i < len(u) && i < 5; i++ { // longest scheme is "sips"
-		if u[i] == ':' {
-			colon = i
-			break
-		}
-	}
-	if colon < 0 {
-		return nil, nil, false
-	}
-	scheme, rest := u[:colon], u[colon+1:]
+	// The scheme is what precedes the first colon; letters compare in any
+	// case with c|0x20, the colon exactly.
+	var rest []byte
 	switch {
-	case equalFold(scheme, "tel"):
+	case len(u) >= 4 && u[0]|0x20 == 's' && u[1]|0x20 == 'i' && u[2]|0x20 == 'p' && u[3] == ':':
+		rest = u[4:]
+	case len(u) >= 5 && u[0]|0x20 == 's' && u[1]|0x20 == 'i' && u[2]|0x20 == 'p' && u[3]|0x20 == 's' && u[4] == ':':
+		rest = u[5:]
+	case len(u) >= 4 && u[0]|0x20 == 't' && u[1]|0x20 == 'e' && u[2]|0x20 == 'l' && u[3] == ':':
+		rest = u[4:]
 		i := 0
 		for i < len(rest) && rest[i] != ';' && rest[i] != '?' && !isWS(rest[i]) {
 			i++
 		}
 		return rest[:i], nil, true
-	case equalFold(scheme, "sip"), equalFold(scheme, "sips"):
 	default:
 		return nil, nil, false
 	}
+	// One pass to the '@' (if any), noting the first ':' before it.
 	hostport := rest
 	user = rest[:0]
-	if at := bytes.IndexByte(rest, '@'); at >= 0 {
-		user, hostport = rest[:at], rest[at+1:]
-		if pw := bytes.IndexByte(user, ':'); pw >= 0 {
-			user = user[:pw]
+	pw := -1
+	for i, c := range rest {
+		if c == '@' {
+			user, hostport = rest[:i], rest[i+1:]
+			if pw >= 0 {
+				user = user[:pw]
+			}
+			break
+		}
+		if c == ':' && pw < 0 {
+			pw = i
 		}
 	}
 	if len(hostport) > 0 && hostport[0] == '[' {
