@@ -51,7 +51,8 @@ func CaptureTime(p *Packet, recv time.Time) (t time.Time, fix TimeFix) {
 	if p.TimeSec == 0 && p.TimeUsec == 0 {
 		return recv, TimeMissing
 	}
-	latest := recv.Add(maxAhead).Unix()
+	now := recv.Unix()
+	latest := now + int64(maxAhead/time.Second)
 
 	sec, usec := int64(p.TimeSec), p.TimeUsec
 	if usec >= 1e6 {
@@ -60,7 +61,7 @@ func CaptureTime(p *Packet, recv time.Time) (t time.Time, fix TimeFix) {
 	// Ten calendar years are at least 3650 days, so a time that is neither
 	// ahead nor further back than that is not too old: the calendar
 	// arithmetic of AddDate is only needed near the edge.
-	if sec > latest || sec < recv.Unix()-tenYearsMin {
+	if sec > latest || sec < now-tenYearsMin {
 		earliest := recv.AddDate(-maxBehindY, 0, 0).Unix()
 		if sec > latest && sec-ntpToUnix >= earliest && sec-ntpToUnix <= latest {
 			sec, fix = sec-ntpToUnix, TimeNTP
@@ -69,9 +70,9 @@ func CaptureTime(p *Packet, recv time.Time) (t time.Time, fix TimeFix) {
 			return recv, TimeImplausible
 		}
 	}
-	t = time.Unix(sec, int64(usec)*1000).UTC()
-	if t.After(recv.Add(maxAhead)) {
+	// After recv+maxAhead, compared without building that time.
+	if sec > latest || sec == latest && int(usec)*1000 > recv.Nanosecond() {
 		return recv, TimeImplausible
 	}
-	return t, fix
+	return time.Unix(sec, int64(usec)*1000).UTC(), fix
 }

@@ -52,9 +52,20 @@ func TestTimeFixString(t *testing.T) {
 	}
 }
 
-// TestCaptureTimeTenYearEdge: the cheap "not too old" test agrees with the
-// calendar around the ten-year limit, leap days included.
-func TestCaptureTimeTenYearEdge(t *testing.T) {
+// TestCaptureTimeEdges: the cheap tests agree with the calendar around the
+// ten-year limit, leap days included, and with time.After at the one-day
+// limit, to the microsecond.
+func TestCaptureTimeEdges(t *testing.T) {
+	recv := time.Date(2026, 11, 29, 14, 0, 45, 123456000, time.UTC)
+	for _, usec := range []uint32{0, 123455, 123456, 123457, 999999} {
+		sec := recv.Unix() + 86400
+		got, fix := CaptureTime(&Packet{TimeSec: uint32(sec), TimeUsec: usec}, recv)
+		ahead := time.Unix(sec, int64(usec)*1000).After(recv.Add(maxAhead))
+		if ahead != (fix == TimeImplausible) || !ahead && !got.Equal(time.Unix(sec, int64(usec)*1000)) {
+			t.Errorf("a day ahead, usec %d: %v, %v", usec, got, fix)
+		}
+	}
+
 	for _, recv := range []time.Time{
 		time.Date(2028, 2, 29, 12, 0, 0, 0, time.UTC),
 		time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),

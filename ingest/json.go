@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
+	"net/netip"
 	"unicode/utf8"
 
 	"github.com/hepd/hepd/ingest/sip"
@@ -11,8 +13,8 @@ import (
 const hexDigits = "0123456789abcdef"
 
 // jsonPlain marks the bytes copied into a JSON string as they are: printable
-// ASCII but the quote and the backslash. One table load per byte keeps the
-// common case (header values are plain ASCII) a tight loop.
+// ASCII but the quote and the backslash. Header values are almost always
+// that; plainPrefix finds where they stop being it.
 var jsonPlain = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\'
@@ -26,7 +28,11 @@ var jsonPlain = func() (t [256]bool) {
 // and invalid UTF-8 are dropped rather than escaped: PostgreSQL's jsonb
 // refuses \u0000 and text columns refuse invalid UTF-8.
 func appendJSONString(dst []byte, s []byte) []byte {
-	dst = append(dst, '"')
+	return appendJSONRest(append(dst, '"'), s)
+}
+
+// appendJSONRest is appendJSONString after the opening quote.
+func appendJSONRest(dst []byte, s []byte) []byte {
 	i := plainPrefix(s)
 	if i == len(s) {
 		dst = append(dst, s...)
@@ -127,21 +133,25 @@ func appendKey(dst []byte, key string) []byte {
 	return append(dst, ':')
 }
 
-// sipKeyJSON[k] is `"k":` for every sip.Key value, so that a data_header
-// key costs one copy: the names are fixed, only the values need escaping.
-var sipKeyJSON = func() (t [256]string) {
+// sipFieldJSON[k] is `,"k":"`, the start of a data_header member for key
+// k, for every sip.Key value: the names are fixed, so a member costs one
+// copy and the escaping of its value.
+var sipFieldJSON = func() (t [256]string) {
 	for k := range t {
-		t[k] = string(appendJSONStr(nil, sip.Key(k).String())) + ":"
+		t[k] = "," + string(appendJSONStr(nil, sip.Key(k).String())) + `:"`
 	}
 	return t
 }()
 
-// appendSIPKey is appendKey for a data_header key.
-func appendSIPKey(dst []byte, k sip.Key) []byte {
-	if dst[len(dst)-1] != '{' {
-		dst = append(dst, ',')
+// appendSIPField appends the data_header member k: v, with the comma
+// unless it opens the object.
+func appendSIPField(dst []byte, k sip.Key, v []byte) []byte {
+	f := sipFieldJSON[k]
+	if dst[len(dst)-1] == '{' {
+		f = f[1:]
 	}
-	return append(dst, sipKeyJSON[k]...)
+	dst = append(dst, f...)
+	return appendJSONRest(dst, v)
 }
 
 // digitPairs holds "00" to "99".
@@ -156,29 +166,53 @@ const digitPairs = "00010203040506070809" +
 	"80818283848586878889" +
 	"90919293949596979899"
 
-// appendUint appends v in decimal, two digits per division; the one-digit
-// values (family, protocol, payload type) take no division at all.
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// appendUint appends v in decimal, two digits per division, straight into
+// dst; the one-digit values (family, protocol, payload type) take no
+// division at all.
 func appendUint(dst []byte, v uint64) []byte {
 	if v < 10 {
 		return append(dst, byte('0'+v))
 	}
-	var buf [20]byte
-	i := len(buf)
+	// The number of digits: bit length × log10(2) (1233/4096) is the
+	// number or one less; the power of ten tells which.
+	n := bits.Len64(v) * 1233 >> 12
+	if v >= pow10[n] {
+		n++
+	}
+	l := len(dst)
+	if cap(dst)-l < n {
+		dst = append(dst, make([]byte, n)...)[:l]
+	}
+	d := dst[l : l+n]
 	for v >= 100 {
 		q := v / 100
 		r := (v - q*100) * 2
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
+		d[n-2], d[n-1] = digitPairs[r], digitPairs[r+1]
+		n -= 2
 		v = q
 	}
 	if v >= 10 {
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[v*2], digitPairs[v*2+1]
+		d[n-2], d[n-1] = digitPairs[v*2], digitPairs[v*2+1]
 	} else {
-		i--
-		buf[i] = byte('0' + v)
+		d[n-1] = byte('0' + v)
 	}
-	return append(dst, buf[i:]...)
+	return dst[:l+len(d)]
+}
+
+// appendJSONAddr appends ip as a JSON string. Its text is digits, hex
+// letters, dots and colons, which need no escaping, unless it has a zone
+// (an interface name).
+func appendJSONAddr(dst []byte, ip netip.Addr) []byte {
+	if ip.Zone() != "" {
+		var buf [64]byte
+		return appendJSONString(dst, ip.AppendTo(buf[:0]))
+	}
+	dst = append(dst, '"')
+	dst = ip.AppendTo(dst)
+	return append(dst, '"')
 }
 
 // cleanText returns b as valid UTF-8 without NUL bytes, which is what a

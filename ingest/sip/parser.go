@@ -359,14 +359,14 @@ func (p *Parser) Parse(b []byte, m *Message) error {
 	return p.parse(b, m, wantAll)
 }
 
-// ParseKeys is Parse for a caller that needs only the values of keys: it
-// fills the start line, Call-ID, CSeq, ALeg, Extra and the fields behind
-// keys, and skips the work the other fields would take (parsing Contact,
-// the top Via's parameters, …), which it leaves nil. It does not look for
-// the body: ContentLength stays -1, Body nil and HeaderLen 0. Without extra
-// or A-leg headers configured, it stops reading header lines once every
-// header it needs has been seen. Its errors are Parse's, for the same
-// reasons.
+// ParseKeys is Parse for a caller that needs only the values of keys, as
+// the ingest pipeline does for its data_header: it fills the start line,
+// Call-ID, CSeq, ALeg, Extra and the fields behind keys exactly as Parse
+// does, and skips the work only other fields take (the Contact URI, the
+// top Via's parameters, …), leaving them nil. It does not look for the
+// body: ContentLength stays -1, Body nil and HeaderLen 0. Without extra or
+// A-leg headers configured, it stops reading header lines once every header
+// it needs has been seen. Its errors are Parse's, for the same reasons.
 func (p *Parser) ParseKeys(b []byte, m *Message, keys []Key) error {
 	need := wantCallID
 	for _, k := range keys {
@@ -475,7 +475,7 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 		for next < len(b) && isSpace(b[next]) {
 			end, next = nextLine(b, next)
 		}
-		if nameEnd == pos || i == len(b) || b[i] != ':' {
+		if nameEnd == pos || i == len(b) || b[i] != ':' || h&need == 0 && !p.anyConfigured {
 			continue
 		}
 		p.header(h, b[pos:nameEnd], trimWS(b[i+1:end]), m, need)
@@ -535,7 +535,7 @@ func parseStartLine(line []byte, m *Message, ruri bool) bool {
 	}
 
 	i := 0
-	for i < len(line) && isToken(line[i]) {
+	for i < len(line) && tokenByte[line[i]] {
 		i++
 	}
 	if i == 0 || i == len(line) || !isSpace(line[i]) {
