@@ -459,7 +459,14 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 		for i < len(b) && isSpace(b[i]) {
 			i++
 		}
-		end, next = nextLine(b, i)
+		switch {
+		case i == pos && b[pos] == '\n': // the empty line, found without a search
+			end, next = pos, pos+1
+		case i == pos && b[pos] == '\r' && pos+1 < len(b) && b[pos+1] == '\n':
+			end, next = pos, pos+2
+		default:
+			end, next = nextLine(b, i)
+		}
 		if end == pos {
 			if need&wantBody != 0 {
 				m.HeaderLen = next
