@@ -54,21 +54,21 @@ func DecodeHEP3(b []byte, p *Packet) error {
 	p.Trailing = len(b) - total
 	b = b[:total]
 
-	for off := hep3HeaderLen; off < total; {
-		if total-off < 6 {
+	for rest := b[hep3HeaderLen:total]; len(rest) > 0; {
+		if len(rest) < 6 {
 			return ErrChunkHeader
 		}
-		vendor := binary.BigEndian.Uint16(b[off:])
-		typ := binary.BigEndian.Uint16(b[off+2:])
-		n := int(binary.BigEndian.Uint16(b[off+4:]))
+		vendor := binary.BigEndian.Uint16(rest)
+		typ := binary.BigEndian.Uint16(rest[2:])
+		n := int(binary.BigEndian.Uint16(rest[4:]))
 		if n < 6 {
 			return ErrChunkLength
 		}
-		if n > total-off {
+		if n > len(rest) {
 			return ErrChunkOverrun
 		}
-		body := b[off+6 : off+n : off+n] // capped: appending to a field must not clobber the next chunk
-		off += n
+		body := rest[6:n:n] // capped: appending to a field must not clobber the next chunk
+		rest = rest[n:]
 		if vendor != 0 {
 			p.keep(vendor, typ, body)
 			continue
@@ -90,18 +90,20 @@ func DecodeHEP3(b []byte, p *Packet) error {
 	return nil
 }
 
-// fixedSize returns the body size of the fixed-size generic chunk types
-// (spec §10 V7, plus the uint16 keep-alive timer), or 0 for the others.
+// chunkSize is the body size of the fixed-size generic chunk types (spec
+// §10 V7, plus the uint16 keep-alive timer), 0 for the others: a table,
+// since every chunk of every packet is checked against it.
+var chunkSize = [...]uint8{
+	ChunkFamily: 1, ChunkProtocol: 1, ChunkProtoType: 1,
+	ChunkSrcPort: 2, ChunkDstPort: 2, ChunkKeepAlive: 2, ChunkVLAN: 2,
+	ChunkSrcIPv4: 4, ChunkDstIPv4: 4, ChunkTimeSec: 4, ChunkTimeUsec: 4, ChunkNodeID: 4,
+	ChunkSrcIPv6: 16, ChunkDstIPv6: 16,
+}
+
+// fixedSize returns the body size of a fixed-size generic chunk type, or 0.
 func fixedSize(typ uint16) int {
-	switch typ {
-	case ChunkFamily, ChunkProtocol, ChunkProtoType:
-		return 1
-	case ChunkSrcPort, ChunkDstPort, ChunkKeepAlive, ChunkVLAN:
-		return 2
-	case ChunkSrcIPv4, ChunkDstIPv4, ChunkTimeSec, ChunkTimeUsec, ChunkNodeID:
-		return 4
-	case ChunkSrcIPv6, ChunkDstIPv6:
-		return 16
+	if int(typ) < len(chunkSize) {
+		return int(chunkSize[typ])
 	}
 	return 0
 }

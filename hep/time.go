@@ -36,6 +36,8 @@ const (
 	ntpToUnix  = 2208988800 // seconds from 1900-01-01 to 1970-01-01
 	maxAhead   = 24 * time.Hour
 	maxBehindY = 10 // years
+
+	tenYearsMin = maxBehindY * 365 * 86400 // seconds in maxBehindY years, at least
 )
 
 // CaptureTime returns the capture time of p in UTC, sanitised as spec §6
@@ -49,19 +51,28 @@ func CaptureTime(p *Packet, recv time.Time) (t time.Time, fix TimeFix) {
 	if p.TimeSec == 0 && p.TimeUsec == 0 {
 		return recv, TimeMissing
 	}
-	latest := recv.Add(maxAhead).Unix()
-	earliest := recv.AddDate(-maxBehindY, 0, 0).Unix()
+	now := recv.Unix()
+	latest := now + int64(maxAhead/time.Second)
 
 	sec, usec := int64(p.TimeSec), p.TimeUsec
 	if usec >= 1e6 {
 		usec, fix = 999999, TimeUsecClamped
 	}
-	if sec > latest && sec-ntpToUnix >= earliest && sec-ntpToUnix <= latest {
-		sec, fix = sec-ntpToUnix, TimeNTP
+	// Ten calendar years are at least 3650 days, so a time that is neither
+	// ahead nor further back than that is not too old: the calendar
+	// arithmetic of AddDate is only needed near the edge.
+	if sec > latest || sec < now-tenYearsMin {
+		earliest := recv.AddDate(-maxBehindY, 0, 0).Unix()
+		if sec > latest && sec-ntpToUnix >= earliest && sec-ntpToUnix <= latest {
+			sec, fix = sec-ntpToUnix, TimeNTP
+		}
+		if sec < earliest {
+			return recv, TimeImplausible
+		}
 	}
-	t = time.Unix(sec, int64(usec)*1000).UTC()
-	if sec < earliest || t.After(recv.Add(maxAhead)) {
+	// After recv+maxAhead, compared without building that time.
+	if sec > latest || sec == latest && int(usec)*1000 > recv.Nanosecond() {
 		return recv, TimeImplausible
 	}
-	return t, fix
+	return time.Unix(sec, int64(usec)*1000).UTC(), fix
 }

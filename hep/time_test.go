@@ -51,3 +51,33 @@ func TestTimeFixString(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureTimeEdges: the cheap tests agree with the calendar around the
+// ten-year limit, leap days included, and with time.After at the one-day
+// limit, to the microsecond.
+func TestCaptureTimeEdges(t *testing.T) {
+	recv := time.Date(2026, 11, 29, 14, 0, 45, 123456000, time.UTC)
+	for _, usec := range []uint32{0, 123455, 123456, 123457, 999999} {
+		sec := recv.Unix() + 86400
+		got, fix := CaptureTime(&Packet{TimeSec: uint32(sec), TimeUsec: usec}, recv)
+		ahead := time.Unix(sec, int64(usec)*1000).After(recv.Add(maxAhead))
+		if ahead != (fix == TimeImplausible) || !ahead && !got.Equal(time.Unix(sec, int64(usec)*1000)) {
+			t.Errorf("a day ahead, usec %d: %v, %v", usec, got, fix)
+		}
+	}
+
+	for _, recv := range []time.Time{
+		time.Date(2028, 2, 29, 12, 0, 0, 0, time.UTC),
+		time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2104, 2, 29, 23, 59, 59, 999, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		earliest := recv.AddDate(-maxBehindY, 0, 0).Unix()
+		for _, sec := range []int64{earliest - 1, earliest, earliest + 1, recv.Unix() - tenYearsMin, recv.Unix() - tenYearsMin - 1} {
+			got, fix := CaptureTime(&Packet{TimeSec: uint32(sec)}, recv)
+			if wantOld := sec < earliest; wantOld != (fix == TimeImplausible) || !wantOld && got.Unix() != sec {
+				t.Errorf("recv %v, sec %d (earliest %d): %v, %v", recv, sec, earliest, got, fix)
+			}
+		}
+	}
+}

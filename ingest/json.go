@@ -2,15 +2,19 @@ package ingest
 
 import (
 	"bytes"
-	"strconv"
+	"encoding/binary"
+	"math/bits"
+	"net/netip"
 	"unicode/utf8"
+
+	"github.com/hepd/hepd/ingest/sip"
 )
 
 const hexDigits = "0123456789abcdef"
 
 // jsonPlain marks the bytes copied into a JSON string as they are: printable
-// ASCII but the quote and the backslash. One table load per byte keeps the
-// common case (header values are plain ASCII) a tight loop.
+// ASCII but the quote and the backslash. Header values are almost always
+// that; plainPrefix finds where they stop being it.
 var jsonPlain = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\'
@@ -24,9 +28,18 @@ var jsonPlain = func() (t [256]bool) {
 // and invalid UTF-8 are dropped rather than escaped: PostgreSQL's jsonb
 // refuses \u0000 and text columns refuse invalid UTF-8.
 func appendJSONString(dst []byte, s []byte) []byte {
-	dst = append(dst, '"')
+	return appendJSONRest(append(dst, '"'), s)
+}
+
+// appendJSONRest is appendJSONString after the opening quote.
+func appendJSONRest(dst []byte, s []byte) []byte {
+	i := plainPrefix(s)
+	if i == len(s) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if jsonPlain[c] {
 			i++
@@ -68,6 +81,34 @@ func appendJSONString(dst []byte, s []byte) []byte {
 	return append(dst, '"')
 }
 
+// Byte-wise tests on eight bytes at once (SWAR): lsb has 1 in every byte,
+// msb the top bit of every byte.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainPrefix returns how many leading bytes of s jsonPlain copies as they
+// are. Eight bytes at a time it looks for a byte below 0x20, one with the
+// top bit set (UTF-8, left to the byte loop), a quote or a backslash; a
+// flagged word is finished byte by byte.
+func plainPrefix(s []byte) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(s[i:])
+		q, bs := w^('"'*lsb), w^('\\'*lsb)
+		// x-lsb&^x&msb flags a zero byte of x, x-0x20*lsb&^x&msb a byte
+		// below 0x20: exact as "is there one", which is all this asks.
+		if ((w-0x20*lsb)|(q-lsb)|(bs-lsb))&^w&msb|w&msb != 0 {
+			break
+		}
+	}
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	return i
+}
+
 // appendJSONStr is appendJSONString for a string constant or key, without a
 // conversion that would allocate.
 func appendJSONStr(dst []byte, s string) []byte {
@@ -92,7 +133,87 @@ func appendKey(dst []byte, key string) []byte {
 	return append(dst, ':')
 }
 
-func appendUint(dst []byte, v uint64) []byte { return strconv.AppendUint(dst, v, 10) }
+// sipFieldJSON[k] is `,"k":"`, the start of a data_header member for key
+// k, for every sip.Key value: the names are fixed, so a member costs one
+// copy and the escaping of its value.
+var sipFieldJSON = func() (t [256]string) {
+	for k := range t {
+		t[k] = "," + string(appendJSONStr(nil, sip.Key(k).String())) + `:"`
+	}
+	return t
+}()
+
+// appendSIPField appends the data_header member k: v, with the comma
+// unless it opens the object.
+func appendSIPField(dst []byte, k sip.Key, v []byte) []byte {
+	f := sipFieldJSON[k]
+	if dst[len(dst)-1] == '{' {
+		f = f[1:]
+	}
+	dst = append(dst, f...)
+	return appendJSONRest(dst, v)
+}
+
+// digitPairs holds "00" to "99".
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// appendUint appends v in decimal, two digits per division, straight into
+// dst; the one-digit values (family, protocol, payload type) take no
+// division at all.
+func appendUint(dst []byte, v uint64) []byte {
+	if v < 10 {
+		return append(dst, byte('0'+v))
+	}
+	// The number of digits: bit length × log10(2) (1233/4096) is the
+	// number or one less; the power of ten tells which.
+	n := bits.Len64(v) * 1233 >> 12
+	if v >= pow10[n] {
+		n++
+	}
+	l := len(dst)
+	if cap(dst)-l < n {
+		dst = append(dst, make([]byte, n)...)[:l]
+	}
+	d := dst[l : l+n]
+	for v >= 100 {
+		q := v / 100
+		r := (v - q*100) * 2
+		d[n-2], d[n-1] = digitPairs[r], digitPairs[r+1]
+		n -= 2
+		v = q
+	}
+	if v >= 10 {
+		d[n-2], d[n-1] = digitPairs[v*2], digitPairs[v*2+1]
+	} else {
+		d[n-1] = byte('0' + v)
+	}
+	return dst[:l+len(d)]
+}
+
+// appendJSONAddr appends ip as a JSON string. Its text is digits, hex
+// letters, dots and colons, which need no escaping, unless it has a zone
+// (an interface name).
+func appendJSONAddr(dst []byte, ip netip.Addr) []byte {
+	if ip.Zone() != "" {
+		var buf [64]byte
+		return appendJSONString(dst, ip.AppendTo(buf[:0]))
+	}
+	dst = append(dst, '"')
+	dst = ip.AppendTo(dst)
+	return append(dst, '"')
+}
 
 // cleanText returns b as valid UTF-8 without NUL bytes, which is what a
 // PostgreSQL text column takes. The common case, already clean, costs one

@@ -271,7 +271,6 @@ func captureID(dst []byte, pkt *hep.Packet) []byte {
 // appendProtocolHeader writes the protocol_header object of homer-schema.md
 // §5.1 with exactly Homer's keys.
 func appendProtocolHeader(dst []byte, pkt *hep.Packet, created time.Time, capID, correlation []byte) []byte {
-	var ipbuf [64]byte
 	family := uint64(pkt.Family)
 	// The address chunks decide the family (hep3.md V16): BSD senders write
 	// their own AF_INET6 value into chunk 0x0001.
@@ -286,9 +285,9 @@ func appendProtocolHeader(dst []byte, pkt *hep.Packet, created time.Time, capID,
 	dst = append(dst, `,"protocol":`...)
 	dst = appendUint(dst, uint64(pkt.Protocol))
 	dst = append(dst, `,"srcIp":`...)
-	dst = appendJSONString(dst, pkt.SrcIP.AppendTo(ipbuf[:0]))
+	dst = appendJSONAddr(dst, pkt.SrcIP)
 	dst = append(dst, `,"dstIp":`...)
-	dst = appendJSONString(dst, pkt.DstIP.AppendTo(ipbuf[:0]))
+	dst = appendJSONAddr(dst, pkt.DstIP)
 	dst = append(dst, `,"srcPort":`...)
 	dst = appendUint(dst, uint64(pkt.SrcPort))
 	dst = append(dst, `,"dstPort":`...)
@@ -314,7 +313,7 @@ func appendProtocolHeader(dst []byte, pkt *hep.Packet, created time.Time, capID,
 // reports false for a message that does not parse.
 func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *Source) bool {
 	msg := &b.msg
-	if err := p.parser.Parse(payload, msg); err != nil {
+	if err := p.parser.ParseKeys(payload, msg, p.keys); err != nil {
 		p.stats.sipInvalid.Add(1)
 		p.rl.Log(slog.LevelWarn, "sip:"+err.Error(), "SIP payload not stored",
 			"err", err, "transport", src.Transport, "remote", src.Remote)
@@ -362,8 +361,7 @@ func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *S
 func (p *Pipeline) appendDataHeader(dst []byte, msg *sip.Message) []byte {
 	dst = append(dst, '{')
 	for _, k := range p.keys {
-		dst = appendKey(dst, k.String())
-		dst = appendJSONString(dst, msg.Field(k))
+		dst = appendSIPField(dst, k, msg.Field(k))
 	}
 	for i, name := range p.opts.ExtraHeaders {
 		if v := msg.Extra[i]; v != nil {

@@ -14,6 +14,10 @@ func TestParseDoesNotAllocate(t *testing.T) {
 		if n := testing.AllocsPerRun(20, func() { _ = p.Parse(b, &m) }); n != 0 {
 			t.Errorf("payload %d (%.40q): %v allocations per Parse", i, b, n)
 		}
+		keys := DefaultKeys()
+		if n := testing.AllocsPerRun(20, func() { _ = p.ParseKeys(b, &m, keys) }); n != 0 {
+			t.Errorf("payload %d (%.40q): %v allocations per ParseKeys", i, b, n)
+		}
 	}
 	for k := Key(1); k < numKeys; k++ {
 		if n := testing.AllocsPerRun(20, func() { _ = m.Field(k); _ = k.String() }); n != 0 {

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -78,6 +79,8 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 
+		checkParseKeys(t, p, b, &m, err)
+
 		// Idempotent, and a reused Message carries nothing over: parse
 		// something else into it first, then b again.
 		var again Message
@@ -87,4 +90,46 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("second parse differs: err %v vs %v\n%+v\n%+v", err, err2, m, again)
 		}
 	})
+}
+
+// parseKeySets are the key lists ParseKeys is checked with: Homer's
+// default, one key, the keys whose headers Parse does most work for, and
+// every value a Key can have.
+func parseKeySets() [][]Key {
+	var all []Key
+	for k := Key(0); k < 255; k++ {
+		all = append(all, k)
+	}
+	return [][]Key{
+		DefaultKeys(), {KeyMethod}, {KeyToTag},
+		{KeyVia, KeyContactDomain, KeyAuthUser, KeyPIDUser, KeyExpires, KeyServer},
+		all,
+	}
+}
+
+// checkParseKeys: ParseKeys returns Parse's error (m and err are Parse's
+// result for b) and the same value for every key it was given, for
+// Call-ID, CSeq and the start line, and the same A-leg and extra headers.
+func checkParseKeys(t *testing.T, p *Parser, b []byte, m *Message, err error) {
+	t.Helper()
+	for _, keys := range parseKeySets() {
+		var km Message
+		kerr := p.ParseKeys(b, &km, keys)
+		if kerr != err {
+			t.Fatalf("ParseKeys(%v): error %v, Parse %v", keys, kerr, err)
+		}
+		always := []Key{KeyMethod, KeyCSeq, KeyCallID, KeyCallIDALeg}
+		for _, k := range append(always, keys...) {
+			if got, want := km.Field(k), m.Field(k); !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Fatalf("ParseKeys(%v): %v = %q, Parse %q", keys, k, got, want)
+			}
+		}
+		if km.IsRequest != m.IsRequest || km.StatusCode != m.StatusCode || !bytes.Equal(km.RequestURI, m.RequestURI) ||
+			km.CSeqNum != m.CSeqNum || !bytes.Equal(km.CSeqMethod, m.CSeqMethod) || !reflect.DeepEqual(km.Extra, m.Extra) {
+			t.Fatalf("ParseKeys(%v) differs from Parse:\n%+v\n%+v", keys, km, *m)
+		}
+		if km.Body != nil || km.ContentLength != -1 || km.HeaderLen != 0 {
+			t.Fatalf("ParseKeys(%v) looked for the body: %d %d %q", keys, km.HeaderLen, km.ContentLength, km.Body)
+		}
+	}
 }

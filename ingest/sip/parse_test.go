@@ -509,3 +509,19 @@ func TestParserIsSafeForConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestParseKeysMatchesParse: on every known payload (the differential
+// corpus and the fuzz seeds) and with and without
+// extra and A-leg headers, ParseKeys agrees with Parse on what it fills.
+func TestParseKeysMatchesParse(t *testing.T) {
+	_, corpus := corpusMessages(t)
+	payloads := append(seedPayloads(t), corpus...)
+	for _, o := range []Options{{}, fuzzOptions(), {ALegHeaders: []string{"Call-ID"}}} {
+		p := mustParser(t, o)
+		for _, b := range payloads {
+			var m Message
+			err := p.Parse(b, &m)
+			checkParseKeys(t, p, b, &m, err)
+		}
+	}
+}

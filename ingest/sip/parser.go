@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -37,6 +38,8 @@ type Parser struct {
 	extra []headerName
 	aleg  []headerName
 	lens  uint64 // bit n set if a configured name (or its compact form) has length n < 64
+
+	anyConfigured bool // there are extra or A-leg headers
 }
 
 // headerName is a configured header name, prepared for matching.
@@ -70,7 +73,7 @@ func NewParser(o Options) (*Parser, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Parser{extra: extra, aleg: aleg}
+	p := &Parser{extra: extra, aleg: aleg, anyConfigured: len(extra)+len(aleg) > 0}
 	for _, hs := range [][]headerName{extra, aleg} {
 		for _, h := range hs {
 			if len(h.full) < 64 {
@@ -202,86 +205,148 @@ const (
 	hContentLength
 )
 
-// lookup classifies a header name, ignoring case.
-func lookup(name []byte) hdr {
-	switch len(name) {
-	case 1:
-		switch lower(name[0]) {
-		case 'v':
-			return hVia
-		case 'f':
-			return hFrom
-		case 't':
-			return hTo
-		case 'i':
-			return hCallID
-		case 'm':
-			return hContact
-		case 'c':
-			return hContentType
-		case 'l':
-			return hContentLength
+// headerAt classifies the header whose name starts the line at b[i],
+// ignoring case: it returns the header and the length of its name, or hNone
+// and 0 for a header Parse does not extract. The name must end where a
+// token does. It dispatches on the first byte and compares whole words
+// rather than scanning the name and then looking it up: most lines are
+// one of these headers, and the others need no name at all unless extra or
+// A-leg headers are configured.
+func headerAt(b []byte, i int) (hdr, int) {
+	if i >= len(b) {
+		return hNone, 0
+	}
+	var cands []headerWord
+	switch b[i] | 0x20 { // exact for letters, which all these names start with
+	case 'c':
+		cands = hwC
+	case 'v':
+		cands = hwV
+	case 'f':
+		cands = hwF
+	case 't':
+		cands = hwT
+	case 'i':
+		cands = hwI
+	case 'm':
+		cands = hwM
+	case 'l':
+		cands = hwL
+	case 's':
+		cands = hwS
+	case 'r':
+		cands = hwR
+	case 'e':
+		cands = hwE
+	case 'd':
+		cands = hwD
+	case 'u':
+		cands = hwU
+	case 'a':
+		cands = hwA
+	case 'p':
+		cands = hwP
+	default:
+		return hNone, 0
+	}
+	if len(b)-i < 8*len(headerWord{}.w) {
+		for k := range cands { // near the end of b
+			if c := &cands[k]; c.atSlow(b, i) {
+				return c.h, c.n
+			}
 		}
-	case 2:
-		if equalFold(name, "to") {
-			return hTo
+		return hNone, 0
+	}
+	// Most candidates differ from the line within the first word.
+	w0 := binary.LittleEndian.Uint64(b[i:])
+	for k := range cands {
+		c := &cands[k]
+		if (w0|c.fold[0])&c.m[0] != c.w[0] || tokenByte[b[i+c.n]] {
+			continue
 		}
-	case 3:
-		if equalFold(name, "via") {
-			return hVia
-		}
-	case 4:
-		switch {
-		case equalFold(name, "from"):
-			return hFrom
-		case equalFold(name, "cseq"):
-			return hCSeq
-		}
-	case 6:
-		switch {
-		case equalFold(name, "server"):
-			return hServer
-		case equalFold(name, "reason"):
-			return hReason
-		}
-	case 7:
-		switch {
-		case equalFold(name, "call-id"):
-			return hCallID
-		case equalFold(name, "contact"):
-			return hContact
-		case equalFold(name, "expires"):
-			return hExpires
-		}
-	case 9:
-		if equalFold(name, "diversion") {
-			return hDiversion
-		}
-	case 10:
-		if equalFold(name, "user-agent") {
-			return hUserAgent
-		}
-	case 12:
-		if equalFold(name, "content-type") {
-			return hContentType
-		}
-	case 13:
-		if equalFold(name, "authorization") {
-			return hAuth
-		}
-	case 14:
-		if equalFold(name, "content-length") {
-			return hContentLength
-		}
-	case 19:
-		switch {
-		case equalFold(name, "p-asserted-identity"):
-			return hPAI
-		case equalFold(name, "proxy-authorization"):
-			return hAuth
+		if c.n <= 8 || c.rest(b, i) {
+			return c.h, c.n
 		}
 	}
-	return hNone
+	return hNone, 0
+}
+
+// headerWord is a header name prepared for comparing eight bytes at a time:
+// w holds it in lower case, fold has 0x20 in the bytes that are letters (so
+// b|fold == w ignores the case of letters only: '-' must not match CR), mask
+// covers its bytes. Words are little-endian, padded with zeros.
+type headerWord struct {
+	h          hdr
+	n          int
+	w, fold, m [3]uint64
+}
+
+func newHeaderWord(name string, h hdr) headerWord {
+	hw := headerWord{h: h, n: len(name)}
+	for j := 0; j < len(name); j++ {
+		shift := 8 * uint(j%8)
+		hw.w[j/8] |= uint64(name[j]) << shift
+		hw.m[j/8] |= 0xff << shift
+		if 'a' <= name[j] && name[j] <= 'z' {
+			hw.fold[j/8] |= 0x20 << shift
+		}
+	}
+	return hw
+}
+
+// rest reports whether the bytes of the name after its first word match,
+// in any case; b[i:] has room for all its words.
+func (hw *headerWord) rest(b []byte, i int) bool {
+	for j := 1; j*8 < hw.n; j++ {
+		if (binary.LittleEndian.Uint64(b[i+8*j:])|hw.fold[j])&hw.m[j] != hw.w[j] {
+			return false
+		}
+	}
+	return true
+}
+
+// atSlow reports, byte by byte, whether b[i:] starts with the name, in any
+// case, followed by a byte that cannot continue a token or by the end of b.
+func (hw *headerWord) atSlow(b []byte, i int) bool {
+	end := i + hw.n
+	if end > len(b) || end < len(b) && tokenByte[b[end]] {
+		return false
+	}
+	for j := 0; j < hw.n; j++ {
+		if b[i+j]|byte(hw.fold[j/8]>>(8*uint(j%8))) != byte(hw.w[j/8]>>(8*uint(j%8))) {
+			return false
+		}
+	}
+	return true
+}
+
+// The candidates per first letter, in the order they are tried; compact
+// forms (one letter) are among them.
+var (
+	hwC = headerWords("call-id", hCallID, "cseq", hCSeq, "contact", hContact,
+		"content-type", hContentType, "content-length", hContentLength, "c", hContentType)
+	hwV = headerWords("via", hVia, "v", hVia)
+	hwF = headerWords("from", hFrom, "f", hFrom)
+	hwT = headerWords("to", hTo, "t", hTo)
+	hwI = headerWords("i", hCallID)
+	hwM = headerWords("m", hContact)
+	hwL = headerWords("l", hContentLength)
+	hwS = headerWords("server", hServer)
+	hwR = headerWords("reason", hReason)
+	hwE = headerWords("expires", hExpires)
+	hwD = headerWords("diversion", hDiversion)
+	hwU = headerWords("user-agent", hUserAgent)
+	hwA = headerWords("authorization", hAuth)
+	hwP = headerWords("p-asserted-identity", hPAI, "proxy-authorization", hAuth)
+)
+
+// headerWords takes name, hdr pairs.
+func headerWords(pairs ...any) []headerWord {
+	var hs []headerWord
+	for i := 0; i < len(pairs); i += 2 {
+		hs = append(hs, newHeaderWord(pairs[i].(string), pairs[i+1].(hdr)))
+	}
+	return hs
 }
 
 // Parse resets m and fills it from the SIP message in b. It returns
@@ -291,7 +356,71 @@ func lookup(name []byte) hdr {
 // before the start line are skipped (RFC 3261 §7.5). On error m holds what
 // was parsed so far. Parse never allocates.
 func (p *Parser) Parse(b []byte, m *Message) error {
+	return p.parse(b, m, wantAll)
+}
+
+// ParseKeys is Parse for a caller that needs only the values of keys, as
+// the ingest pipeline does for its data_header: it fills the start line,
+// Call-ID, CSeq, ALeg, Extra and the fields behind keys exactly as Parse
+// does, and skips the work only other fields take (the Contact URI, the
+// top Via's parameters, …), leaving them nil. It does not look for the
+// body: ContentLength stays -1, Body nil and HeaderLen 0. Without extra or
+// A-leg headers configured, it stops reading header lines once every header
+// it needs has been seen. Its errors are Parse's, for the same reasons.
+func (p *Parser) ParseKeys(b []byte, m *Message, keys []Key) error {
+	need := wantCallID
+	for _, k := range keys {
+		if k < numKeys {
+			need |= keyWants[k]
+		}
+	}
+	return p.parse(b, m, need)
+}
+
+// want says what parse must fill: the hdr bits of the headers to extract
+// and, above them, work that is not one header.
+type want = hdr
+
+const (
+	wantRURI      want = 1 << 24 // Request-URI user and host
+	wantViaParams want = 1 << 25 // ViaBranch and ViaAlias
+	wantBody      want = 1 << 26 // ContentLength, Body and HeaderLen
+	wantHeaders   want = wantRURI - 1
+
+	wantCallID = hCallID | hCSeq // always: Parse's errors depend on them
+	wantAll    = wantHeaders | wantRURI | wantViaParams | wantBody
+)
+
+// keyWants is what each Key needs parsed.
+var keyWants = [numKeys]want{
+	KeyCSeq:          hCSeq,
+	KeyCallID:        hCallID,
+	KeyRURIUser:      wantRURI,
+	KeyRURIDomain:    wantRURI,
+	KeyFromUser:      hFrom,
+	KeyFromDomain:    hFrom,
+	KeyFromTag:       hFrom,
+	KeyToUser:        hTo,
+	KeyToDomain:      hTo,
+	KeyToTag:         hTo,
+	KeyContactUser:   hContact,
+	KeyContactDomain: hContact,
+	KeyPIDUser:       hPAI,
+	KeyAuthUser:      hAuth,
+	KeyUserAgent:     hUserAgent,
+	KeyServer:        hServer,
+	KeyContentType:   hContentType,
+	KeyReason:        hReason,
+	KeyDiversion:     hDiversion,
+	KeyExpires:       hExpires,
+	KeyVia:           hVia,
+}
+
+func (p *Parser) parse(b []byte, m *Message, need want) error {
 	*m = Message{ContentLength: -1, HeaderLen: len(b)}
+	if need&wantBody == 0 {
+		m.HeaderLen = 0
+	}
 	if len(b) < minLen {
 		return ErrTooShort
 	}
@@ -301,26 +430,65 @@ func (p *Parser) Parse(b []byte, m *Message) error {
 		pos++
 	}
 	end, next := nextLine(b, pos)
-	if !parseStartLine(b[pos:end], m) {
+	if !parseStartLine(b[pos:end], m, need&wantRURI != 0) {
 		return ErrStartLine
 	}
 
+	// Once every wanted header has been seen, later lines can change
+	// nothing, unless they may be an extra or A-leg header or the body is
+	// wanted.
+	stop := need & wantHeaders
+	if need&wantBody != 0 || len(p.extra) > 0 || len(p.aleg) > 0 {
+		stop = ^hdr(0)
+	}
 	for pos = next; pos < len(b); pos = next {
-		end, next = nextLine(b, pos)
-		if end == pos {
-			m.HeaderLen = next
-			body := b[next:]
-			if m.ContentLength >= 0 && m.ContentLength <= len(body) {
-				body = body[:m.ContentLength]
+		// A header name is a token followed by optional blanks and the
+		// colon. Only the extracted headers are recognised by headerAt;
+		// with extra or A-leg headers configured, any other name is
+		// scanned so that they can be matched. A line not shaped so (a
+		// stray continuation line, a name with other bytes in it) names
+		// no header that can match, so it is only skipped.
+		h, n := headerAt(b, pos)
+		i := pos + n
+		if h == hNone && p.anyConfigured {
+			for i < len(b) && tokenByte[b[i]] {
+				i++
 			}
-			m.Body = body
+		}
+		nameEnd := i
+		for i < len(b) && isSpace(b[i]) {
+			i++
+		}
+		switch {
+		case i == pos && b[pos] == '\n': // the empty line, found without a search
+			end, next = pos, pos+1
+		case i == pos && b[pos] == '\r' && pos+1 < len(b) && b[pos+1] == '\n':
+			end, next = pos, pos+2
+		default:
+			end, next = nextLine(b, i)
+		}
+		if end == pos {
+			if need&wantBody != 0 {
+				m.HeaderLen = next
+				body := b[next:]
+				if m.ContentLength >= 0 && m.ContentLength <= len(body) {
+					body = body[:m.ContentLength]
+				}
+				m.Body = body
+			}
 			break
 		}
 		// Continuation lines (starting with SP or HTAB) belong to this header.
 		for next < len(b) && isSpace(b[next]) {
 			end, next = nextLine(b, next)
 		}
-		p.header(b[pos:end], m)
+		if nameEnd == pos || i == len(b) || b[i] != ':' || h&need == 0 && !p.anyConfigured {
+			continue
+		}
+		p.header(h, b[pos:nameEnd], trimWS(b[i+1:end]), m, need)
+		if m.seen&stop == stop {
+			break
+		}
 	}
 
 	if len(m.CallID) == 0 {
@@ -347,8 +515,9 @@ func nextLine(b []byte, i int) (end, next int) {
 	return end, next
 }
 
-// parseStartLine fills the request or status line fields of m.
-func parseStartLine(line []byte, m *Message) bool {
+// parseStartLine fills the request or status line fields of m; the
+// Request-URI's user and host only if ruri is set.
+func parseStartLine(line []byte, m *Message, ruri bool) bool {
 	const version = "sip/2.0"
 	if len(line) > len(version) && equalFold(line[:len(version)], version) && isSpace(line[len(version)]) {
 		i := len(version)
@@ -373,7 +542,7 @@ func parseStartLine(line []byte, m *Message) bool {
 	}
 
 	i := 0
-	for i < len(line) && isToken(line[i]) {
+	for i < len(line) && tokenByte[line[i]] {
 		i++
 	}
 	if i == 0 || i == len(line) || !isSpace(line[i]) {
@@ -387,34 +556,24 @@ func parseStartLine(line []byte, m *Message) bool {
 	for i < len(line) && !isSpace(line[i]) {
 		i++
 	}
-	ruri := line[u:i]
-	if len(ruri) == 0 || !equalFold(trimWS(line[i:]), version) {
+	reqURI := line[u:i]
+	if len(reqURI) == 0 || !equalFold(trimWS(line[i:]), version) {
 		return false
 	}
-	m.IsRequest, m.Method, m.RequestURI = true, method, ruri
-	m.RURIUser, m.RURIDomain, _ = uri(ruri)
+	m.IsRequest, m.Method, m.RequestURI = true, method, reqURI
+	if ruri {
+		m.RURIUser, m.RURIDomain, _ = uri(reqURI)
+	}
 	return true
 }
 
-// header extracts the fields of one header line (with its continuation
-// lines, without the final line end).
-func (p *Parser) header(line []byte, m *Message) {
-	if isSpace(line[0]) {
-		return // continuation without a header to continue
-	}
-	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 {
-		return
-	}
-	name := line[:colon]
-	for isSpace(name[len(name)-1]) { // name[0] is not a space
-		name = name[:len(name)-1]
-	}
-	v := trimWS(line[colon+1:])
-
-	if h := lookup(name); h != hNone && m.seen&h == 0 {
+// header extracts the fields of one header: h is what headerAt made of
+// its name, name the name, v its value
+// without the surrounding blanks (a folded value keeps its line breaks).
+func (p *Parser) header(h hdr, name, v []byte, m *Message, need want) {
+	if h&need != 0 && m.seen&h == 0 {
 		m.seen |= h
-		if !m.known(h, v) {
+		if !m.known(h, v, need) {
 			m.seen &^= h // not taken: a later header of this kind may fill it
 		}
 	}
@@ -442,11 +601,11 @@ func (p *Parser) header(line []byte, m *Message) {
 
 // known stores the value v of header h. It reports false if the header
 // carried nothing to take, so that a later one of the same kind is used.
-func (m *Message) known(h hdr, v []byte) bool {
+func (m *Message) known(h hdr, v []byte, need want) bool {
 	switch h {
 	case hVia:
 		m.Via = v
-		for i := 0; ; { // one pass over the top Via's parameters
+		for i := 0; need&wantViaParams != 0; { // one pass over the top Via's parameters
 			name, val, next, ok := nextParam(v, i)
 			if !ok {
 				break

@@ -16,12 +16,39 @@ const (
 	addrSpecEndSet        = wsSet | 1<<';' | 1<<','
 )
 
-func in(set uint64, c byte) bool { return c < 64 && set>>c&1 != 0 }
+// The sets as bits of one table entry per byte: a load and a test.
+const (
+	clsWS uint8 = 1 << iota
+	clsParamDelim
+	clsHostEnd
+	clsElemStop
+	clsDispName
+	clsAddrSpecEnd
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := 0; c < 64; c++ {
+		for _, s := range []struct {
+			cls uint8
+			set uint64
+		}{
+			{clsWS, wsSet}, {clsParamDelim, paramDelimSet}, {clsHostEnd, hostEndSet},
+			{clsElemStop, elemStopSet}, {clsDispName, dispNameSet}, {clsAddrSpecEnd, addrSpecEndSet},
+		} {
+			if s.set>>c&1 != 0 {
+				t[c] |= s.cls
+			}
+		}
+	}
+	return t
+}()
+
+func in(cls uint8, c byte) bool { return byteClass[c]&cls != 0 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 
 // isWS also counts CR and LF, which occur inside folded header values.
-func isWS(c byte) bool { return in(wsSet, c) }
+func isWS(c byte) bool { return in(clsWS, c) }
 
 func lower(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
@@ -56,6 +83,15 @@ func isToken(c byte) bool {
 	}
 	return false
 }
+
+// tokenByte is isToken as a table, for the header-name scan that every
+// line takes.
+var tokenByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = isToken(byte(c))
+	}
+	return t
+}()
 
 func skipWS(b []byte, i int) int {
 	for i < len(b) && isWS(b[i]) {
@@ -97,7 +133,7 @@ func quoted(b []byte, i int) (contentEnd, next int) {
 // empty value.
 func nextParam(s []byte, i int) (name, val []byte, next int, ok bool) {
 	for i < len(s) && s[i] != ';' {
-		if !in(elemStopSet, s[i]) {
+		if !in(clsElemStop, s[i]) {
 			i++
 			continue
 		}
@@ -153,7 +189,7 @@ func param(s []byte, name string) (val []byte, ok bool) {
 	}
 }
 
-func isParamDelim(c byte) bool { return in(paramDelimSet, c) }
+func isParamDelim(c byte) bool { return in(clsParamDelim, c) }
 
 // authParam returns the value of the auth-param named name (lower case) in
 // the credentials s ("Digest username=\"bob\", realm=…", RFC 3261 §25.1).
@@ -216,34 +252,38 @@ func authParam(s []byte, name string) []byte {
 // IPv6 brackets.
 func uri(u []byte) (user, host []byte, ok bool) {
 	u = trimWS(u)
-	colon := -1
-	for i := 0; i < len(u) && i < 5; i++ { // longest scheme is "sips"
-		if u[i] == ':' {
-			colon = i
-			break
-		}
-	}
-	if colon < 0 {
-		return nil, nil, false
-	}
-	scheme, rest := u[:colon], u[colon+1:]
+	// The scheme is what precedes the first colon; letters compare in any
+	// case with c|0x20, the colon exactly.
+	var rest []byte
 	switch {
-	case equalFold(scheme, "tel"):
+	case len(u) >= 4 && u[0]|0x20 == 's' && u[1]|0x20 == 'i' && u[2]|0x20 == 'p' && u[3] == ':':
+		rest = u[4:]
+	case len(u) >= 5 && u[0]|0x20 == 's' && u[1]|0x20 == 'i' && u[2]|0x20 == 'p' && u[3]|0x20 == 's' && u[4] == ':':
+		rest = u[5:]
+	case len(u) >= 4 && u[0]|0x20 == 't' && u[1]|0x20 == 'e' && u[2]|0x20 == 'l' && u[3] == ':':
+		rest = u[4:]
 		i := 0
 		for i < len(rest) && rest[i] != ';' && rest[i] != '?' && !isWS(rest[i]) {
 			i++
 		}
 		return rest[:i], nil, true
-	case equalFold(scheme, "sip"), equalFold(scheme, "sips"):
 	default:
 		return nil, nil, false
 	}
+	// One pass to the '@' (if any), noting the first ':' before it.
 	hostport := rest
 	user = rest[:0]
-	if at := bytes.IndexByte(rest, '@'); at >= 0 {
-		user, hostport = rest[:at], rest[at+1:]
-		if pw := bytes.IndexByte(user, ':'); pw >= 0 {
-			user = user[:pw]
+	pw := -1
+	for i, c := range rest {
+		if c == '@' {
+			user, hostport = rest[:i], rest[i+1:]
+			if pw >= 0 {
+				user = user[:pw]
+			}
+			break
+		}
+		if c == ':' && pw < 0 {
+			pw = i
 		}
 	}
 	if len(hostport) > 0 && hostport[0] == '[' {
@@ -260,7 +300,7 @@ func uri(u []byte) (user, host []byte, ok bool) {
 	return user, hostport[:i], true
 }
 
-func isHostEnd(c byte) bool { return in(hostEndSet, c) }
+func isHostEnd(c byte) bool { return in(clsHostEnd, c) }
 
 // nameAddr parses the first element of a From, To, Contact or
 // P-Asserted-Identity value: a name-addr ("Bob" <sip:bob@host>;tag=x) or an
@@ -277,12 +317,12 @@ func nameAddr(v []byte) (addr, params []byte) {
 		// A token display name contains none of these; an addr-spec
 		// reaches ':' (after its scheme) before any '<'.
 		j := i
-		for j < len(v) && !in(dispNameSet, v[j]) {
+		for j < len(v) && !in(clsDispName, v[j]) {
 			j++
 		}
 		if j == len(v) || v[j] != '<' {
 			k := i
-			for k < len(v) && !in(addrSpecEndSet, v[k]) {
+			for k < len(v) && !in(clsAddrSpecEnd, v[k]) {
 				k++
 			}
 			return v[i:k], v[k:]

@@ -1,0 +1,114 @@
+package ingest
+
+import (
+	"bytes"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// appendJSONStringBytewise is appendJSONString as one table lookup per
+// byte: the statement of what the word-at-a-time version must produce.
+func appendJSONStringBytewise(dst []byte, s []byte) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case jsonPlain[c]:
+			dst = append(dst, c)
+		case c >= utf8.RuneSelf:
+			if r, size := utf8.DecodeRune(s[i:]); r != utf8.RuneError || size != 1 {
+				dst = append(dst, s[i:i+size]...)
+				i += size
+				continue
+			}
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c == '\n':
+			dst = append(dst, `\n`...)
+		case c == '\r':
+			dst = append(dst, `\r`...)
+		case c == '\t':
+			dst = append(dst, `\t`...)
+		case c == '\b':
+			dst = append(dst, `\b`...)
+		case c == '\f':
+			dst = append(dst, `\f`...)
+		case c != 0:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+	}
+	return append(dst, '"')
+}
+
+// TestAppendJSONStringEveryPosition: every byte that is not copied as it
+// is, at every position of strings up to three words long, is escaped or
+// dropped as the byte-wise statement says.
+func TestAppendJSONStringEveryPosition(t *testing.T) {
+	var specials []string
+	for c := 0; c < 0x20; c++ {
+		specials = append(specials, string(rune(c)))
+	}
+	specials = append(specials, `"`, `\`, "\x7f", "\x80", "\xff", "é", "€", "😀", "\xe2\x82")
+	for n := 1; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, sp := range specials {
+				s := []byte(strings.Repeat("a", pos) + sp + strings.Repeat("b", n-pos-1))
+				got, want := appendJSONString(nil, s), appendJSONStringBytewise(nil, s)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%q: got %s want %s", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add([]byte("plain ascii header value"))
+	f.Add([]byte("\"quoted\\\" \x00\x1f ünï\xff"))
+	f.Fuzz(func(t *testing.T, s []byte) {
+		if got, want := appendJSONString(nil, s), appendJSONStringBytewise(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s want %s", s, got, want)
+		}
+	})
+}
+
+func TestAppendUint(t *testing.T) {
+	vals := []uint64{0, 1, 9, math.MaxUint64, math.MaxUint64 - 1, 1<<32 - 1}
+	for p := uint64(1); p <= 1e19; p *= 10 {
+		vals = append(vals, p-1, p, p+1)
+		if p == 1e19 {
+			break
+		}
+	}
+	for _, v := range vals {
+		// Both with room to spare and without.
+		for _, dst := range [][]byte{nil, make([]byte, 3, 64)} {
+			got := appendUint(dst, v)
+			if want := strconv.AppendUint(dst[:len(dst):len(dst)], v, 10); !bytes.Equal(got, want) {
+				t.Errorf("appendUint(%d) = %q, want %q", v, got, want)
+			}
+		}
+	}
+}
+
+func TestAppendJSONAddr(t *testing.T) {
+	for _, tc := range []struct {
+		ip   netip.Addr
+		want string
+	}{
+		{netip.MustParseAddr("127.0.0.1"), `"127.0.0.1"`},
+		{netip.MustParseAddr("2001:db8::1"), `"2001:db8::1"`},
+		{netip.MustParseAddr("::ffff:10.0.0.1"), `"::ffff:10.0.0.1"`},
+		{netip.MustParseAddr("fe80::1").WithZone(`eth"0\`), `"fe80::1%eth\"0\\"`},
+		{netip.Addr{}, `""`},
+	} {
+		if got := string(appendJSONAddr(nil, tc.ip)); got != tc.want {
+			t.Errorf("%v: got %s want %s", tc.ip, got, tc.want)
+		}
+	}
+}
