@@ -39,6 +39,7 @@ type Config struct {
 	HEPAuthKeys List `cfg:"hep_auth_keys" env:"HEPD_HEP_AUTH_KEYS" default:"" unit:"list of ip:port=key" help:"per-address keys in place of hep_auth_key, e.g. 10.0.0.1:9061=tenantB; ip:port= checks nothing there; each address must be one of hep_listen or sip_listen"`
 	DisableTCP  Bool `cfg:"disable_tcp" env:"HEPD_DISABLE_TCP" default:"no" unit:"bool" help:"open no TCP socket; UDP capture keeps working"`
 	UDPRcvBuf   Int  `cfg:"udp_rcvbuf" env:"HEPD_UDP_RCVBUF" default:"0" unit:"bytes" min:"0" max:"1073741824" help:"SO_RCVBUF of each UDP socket; 0 keeps the kernel default; hepd refuses to start if the kernel caps it (raise net.core.rmem_max)"`
+	UDPReaders  Int  `cfg:"udp_readers" env:"HEPD_UDP_READERS" default:"2" unit:"count" min:"1" max:"64" help:"goroutines reading each UDP socket at once (like Kamailio's children for UDP): while one decodes and stores its datagrams, another reads"`
 
 	TCPAcceptAliases      Bool `cfg:"tcp_accept_aliases" env:"HEPD_TCP_ACCEPT_ALIASES" default:"no" unit:"bool" help:"a SIP request whose top Via has ;alias registers the Via's sent-by port as an alias of its connection"`
 	TCPAcceptHAProxy      Bool `cfg:"tcp_accept_haproxy" env:"HEPD_TCP_ACCEPT_HAPROXY" default:"no" unit:"bool" help:"every TCP connection must begin with a PROXY protocol v1/v2 header within tcp_wait_data; its source is the connection's address"`

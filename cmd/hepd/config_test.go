@@ -55,7 +55,7 @@ func sampleValues() map[string]string {
 		"tcp_syncnt": "2", "tcp_wait_data": "1500", "tcp_wq_blk_size": "4096", "tcp_wq_max": "1048576",
 		"tcp_accept_iplimit": "64", "tcp_check_timer": "0", "tcp_msg_data_timeout": "5", "tcp_msg_read_timeout": "3",
 		"db_dsn": "postgres://u:p@db:5432/homer_data", "data_dir": "/srv/hepd", "local_db_port": "6543",
-		"db_batch_rows": "2000", "db_flush_ms": "50", "db_writers": "4", "db_max_pending": "1000",
+		"db_batch_rows": "2000", "db_flush_ms": "50", "db_writers": "4", "db_max_pending": "1000", "spool_dir": "/tmp/hepd-spool", "spool_max_mb": "64", "udp_readers": "4",
 		"db_index_profile": "lean", "db_synchronous_commit": "no",
 		"db_part_sip": "2h", "db_part_qos": "12h", "db_part_log": "1h", "db_part_isup": "1d",
 		"db_drop_days": "7", "db_drop_days_call": "3", "db_drop_days_register": "2", "db_drop_days_default": "1",

@@ -143,7 +143,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		st.Close(context.Background())
 	}
 	for i, a := range listen {
-		u, err := ingest.ListenUDP(a, ingest.UDPOptions{ReadBuffer: int(cfg.UDPRcvBuf), Listener: lis[i]}, s.pipe, log)
+		u, err := ingest.ListenUDP(a, ingest.UDPOptions{ReadBuffer: int(cfg.UDPRcvBuf), Readers: int(cfg.UDPReaders), Listener: lis[i]}, s.pipe, log)
 		if err != nil {
 			closeAll()
 			return err
