@@ -90,7 +90,7 @@ type Stats struct {
 	RejectsFiled  uint64
 
 	// The disk spool (all zero when disabled).
-	DBDown              bool   // the last write failed: batches go to the spool
+	DBDown              bool   // the last write failed: batches go to the spool (if any) until one succeeds
 	RowsSpooled         uint64 // written to the spool since Open
 	RowsSpilled         uint64 // of those, spooled because the database could not keep up
 	RowsReplayed        uint64 // committed from the spool since Open (in RowsCommitted too)

@@ -126,8 +126,10 @@ func (w *writer) write(b *batch, sel []int32, rec *mark) bool {
 			// catalog and create it again. Twice in a row is the data's
 			// fault (e.g. a bound we cannot create); isolate then.
 			if noPartition++; noPartition <= 2 {
-				if spans, lerr := loadSpans(w.ctx, w.conn, &tables[b.table]); lerr == nil {
-					s.parts.set(b.table, spans)
+				if w.conn != nil { // a failed ROLLBACK closes it
+					if spans, lerr := loadSpans(w.ctx, w.conn, &tables[b.table]); lerr == nil {
+						s.parts.set(b.table, spans)
+					}
 				}
 				continue
 			}
@@ -152,17 +154,15 @@ func (w *writer) write(b *batch, sel []int32, rec *mark) bool {
 			if w.conn != nil && w.conn.IsClosed() {
 				w.conn = nil
 			}
-			if !s.down.Load() {
-				s.rlog.Log(slog.LevelWarn, "retry:"+tbl, "store: cannot write batch, will retry",
-					"table", tbl, "rows", len(sel), "spool", s.spool != nil, "err", err)
-			}
+			s.rlog.Log(slog.LevelWarn, "retry:"+tbl, "store: cannot write batch, will retry",
+				"table", tbl, "rows", len(sel), "spool", s.spool != nil, "err", err)
+		}
+		// Further batches go straight to the spool, if there is one, until
+		// a write succeeds again (the replayer finds out).
+		if !s.down.Swap(true) && s.spool != nil {
+			s.log.Warn("store: database unusable, spooling batches to disk", "dir", s.spool.Dir(), "err", err)
 		}
 		if !w.replay && s.spool != nil {
-			// Further batches go straight to the spool until a write
-			// succeeds again (the replayer finds out).
-			if !s.down.Swap(true) {
-				s.log.Warn("store: database unusable, spooling batches to disk", "dir", s.spool.Dir(), "err", err)
-			}
 			if s.spoolRows(b, sel, maybe) {
 				if maybe != nil {
 					w.newID()
