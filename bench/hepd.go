@@ -97,6 +97,8 @@ type hepdStats struct {
 	Store struct {
 		RowsCommitted, RowsRejected, RowsLost uint64
 		RowsPending                           int
+		RowsSpooled, RowsSpilled              uint64
+		SpoolRows                             int64
 		CommitLatencyRows                     uint64
 		CommitLatencyP50, CommitLatencyP99    time.Duration
 		CommitLatencyMax                      time.Duration

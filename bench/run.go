@@ -121,6 +121,7 @@ type runResult struct {
 	LatencyP50ms  float64 `json:"latency_p50_ms"`
 	LatencyP99ms  float64 `json:"latency_p99_ms"`
 	LatencyMaxms  float64 `json:"latency_max_ms"`
+	Spilled       uint64  `json:"rows_spilled"` // went through the spool: the database could not keep up
 	UDPDatagrams  uint64  `json:"udp_datagrams,omitempty"`
 	UDPDrops      uint64  `json:"udp_socket_drops"`
 	UDPRecvRate   float64 `json:"udp_received_per_s,omitempty"`
@@ -137,6 +138,9 @@ type runResult struct {
 func (r *runResult) summary() string {
 	s := fmt.Sprintf("stored %d in %.2fs = %.0f/s; CPU-s per million: hepd %.2f, PostgreSQL %.2f; peak RSS %.0f MiB; commit latency p50 %.0f ms p99 %.0f ms",
 		r.Stored, r.Seconds, r.StoredRate, r.HepdCPUPerM, r.PGCPUPerM, r.HepdPeakRSSMB, r.LatencyP50ms, r.LatencyP99ms)
+	if r.Spilled > 0 {
+		s += fmt.Sprintf("; %d rows through the spool", r.Spilled)
+	}
 	if r.Transport == "udp" {
 		s += fmt.Sprintf("; UDP: %d datagrams received (%.0f/s), %d socket drops", r.UDPDatagrams, r.UDPRecvRate, r.UDPDrops)
 	}
@@ -187,6 +191,14 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, profile bool) (*ru
 	if sc.MaxPending > 0 {
 		env["HEPD_DB_MAX_PENDING"] = strconv.Itoa(sc.MaxPending)
 	}
+	// hepd's default: a disk spool, which also takes the batches the
+	// database cannot keep up with.
+	spoolDir, err := os.MkdirTemp("", "hepd-bench-spool-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(spoolDir)
+	env["HEPD_SPOOL_DIR"] = spoolDir
 	h, err := startHepd(ctx, b.hepd, env)
 	if err != nil {
 		return nil, err
@@ -282,7 +294,7 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, profile bool) (*ru
 		switch {
 		case st.Store.RowsCommitted >= target && genExited:
 			end = lastChange
-		case sc.Transport == "udp" && genExited && st.Store.RowsPending == 0 && now.Sub(lastChange) > 2*time.Second:
+		case sc.Transport == "udp" && genExited && st.Store.RowsPending == 0 && st.Store.SpoolRows == 0 && now.Sub(lastChange) > 2*time.Second:
 			end = lastChange // datagrams were lost: what arrived is in
 		case sc.Transport == "tcp" && now.Sub(lastChange) > time.Minute:
 			return nil, fmt.Errorf("no progress for a minute at %d of %d rows:\n%s", st.Store.RowsCommitted, target, h.log.String())
@@ -300,6 +312,7 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, profile bool) (*ru
 	if rss, err := peakRSS(h.pid()); err == nil {
 		r.HepdPeakRSSMB = float64(rss) / (1 << 20)
 	}
+	r.Spilled = last.Store.RowsSpilled
 	r.LatencyRows = last.Store.CommitLatencyRows
 	r.LatencyP50ms = float64(last.Store.CommitLatencyP50) / 1e6
 	r.LatencyP99ms = float64(last.Store.CommitLatencyP99) / 1e6
@@ -382,7 +395,13 @@ func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scen
 	if err != nil {
 		return err
 	}
-	el, err := ceilingRun(ctx, cfg, data, sc.BatchRows, sc.Writers)
+	// As many sessions as hepd used: its writers, and its spool's
+	// replayer when batches went through the spool.
+	sessions := sc.Writers
+	if r.Spilled > 0 {
+		sessions++
+	}
+	el, err := ceilingRun(ctx, cfg, data, sc.BatchRows, sessions)
 	if err != nil {
 		return err
 	}
