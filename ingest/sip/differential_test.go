@@ -53,6 +53,9 @@ package sip
 //	                                                                               U+0085, U+00A0)
 //	folding            any whole value        continuation lines kept verbatim     continuation joined with one SP        doc.go: zero-copy values are sub-slices, so a folded value keeps its CRLF and leading blanks; the JSON writer escapes them
 //	contact-star       contact_domain         "" for "Contact: *"                  "*" (Host of the wildcard URI)         "*" is not a host; Homer's contact_domain stays empty
+//	folded-start-line  any field              a line starting with a blank right   that line read as a header, its        RFC 3261 §7.3.1: a line starting with SP/HTAB continues the line before it; the start line
+//	                                          after the start line continues it:   leading blanks dropped                 cannot be folded, so the line is malformed start-line text, not a header (malformed input only)
+//	                                          it is not a header
 //
 // sipgo also rejects some messages we accept (sipgoRejections): bare-LF line
 // ends (RFC 3261 §7 requires CRLF; Homer and doc.go accept LF), a body
@@ -65,6 +68,7 @@ package sip
 // CSeq method) are Homer's rules and are covered by TestParseErrors.
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"regexp"
@@ -354,6 +358,23 @@ var deliberateDiffs = []deliberateDiff{
 	{"contact-star", func(f, ours, theirs string, sg fieldView) bool {
 		return f == "contact_domain" && ours == "" && theirs == "*" && sg["~contact_wildcard"] == "true"
 	}},
+	{"folded-start-line", func(_, _, _ string, sg fieldView) bool {
+		return sg["~start_folded"] == "true"
+	}},
+}
+
+// startFolded reports a message whose second line starts with a blank and
+// holds a colon: a header folded onto the start line.
+func startFolded(b []byte) bool {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 || i+1 >= len(b) || (b[i+1] != ' ' && b[i+1] != '\t') {
+		return false
+	}
+	line := b[i+1:]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	return bytes.IndexByte(line, ':') >= 0
 }
 
 // sipgoRejections are the documented reasons for sipgo to reject a message
@@ -375,6 +396,7 @@ func compareParsers(t *testing.T, p *Parser, b []byte, fields []string) (diffs [
 	}
 	ours, theirs := ourView(&m), sipgoView(msg)
 	theirs["~bare_lf"] = strconv.FormatBool(bareLF.Match(b))
+	theirs["~start_folded"] = strconv.FormatBool(startFolded(b))
 	theirs["~from_hdr"], theirs["~to_hdr"] = rawHeader(b, "from", 'f'), rawHeader(b, "to", 't')
 	theirs["~via_hdr"], theirs["~contact_hdr"] = rawHeader(b, "via", 'v'), rawHeader(b, "contact", 'm')
 	for _, f := range fields {
@@ -576,6 +598,11 @@ func TestDifferentialEdgeCases(t *testing.T) {
 			msg: crlf(inv, cid, cseq, "From: \"Alice\"", " <sip:alice@h>", "\t;tag=folded", "To:", "  <sip:bob@h>;tag=t",
 				"Subject: one", "  two", "User-Agent: ua", "\tv2"),
 			diffs: []string{"folding"},
+		},
+		{
+			name:  "a header folded onto the start line",
+			msg:   crlf(inv, " i: folded", cid, cseq),
+			diffs: []string{"folded-start-line"},
 		},
 		{
 			name:  "folded Call-ID continuation",
