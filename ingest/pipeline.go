@@ -151,11 +151,23 @@ func (p *Pipeline) DeliverChecked(frames []tcpstack.Frame, failed []int) []int {
 }
 
 // flush hands the batch's records to the output.
-func (p *Pipeline) flush(b *batch) {
+func (p *Pipeline) flush(b *batch) { p.flushTo(b, false) }
+
+// flushUnpausable flushes the records of a reader that cannot be paused
+// (UnpausableOutput).
+func (p *Pipeline) flushUnpausable(b *batch) { p.flushTo(b, true) }
+
+func (p *Pipeline) flushTo(b *batch, unpausable bool) {
 	if len(b.recs) == 0 {
 		return
 	}
-	if err := p.out.Write(p.ctx, b.recs); err != nil {
+	var err error
+	if u, ok := p.out.(UnpausableOutput); ok && unpausable {
+		err = u.WriteUnpausable(p.ctx, b.recs)
+	} else {
+		err = p.out.Write(p.ctx, b.recs)
+	}
+	if err != nil {
 		p.stats.outputErrors.Add(uint64(len(b.recs)))
 		p.rl.Log(slog.LevelError, "output", "records could not be handed to the store",
 			"records", len(b.recs), "err", err)

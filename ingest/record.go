@@ -35,6 +35,16 @@ type Output interface {
 	Write(ctx context.Context, recs []Record) error
 }
 
+// UnpausableOutput is an Output that can also take records from a reader
+// that cannot be paused without losing data: a UDP socket overflows while
+// its reader waits, where TCP flow control would hold the sender back. The
+// UDP source uses WriteUnpausable when the Output has it (the store then
+// moves batches to its disk spool rather than make the reader wait).
+type UnpausableOutput interface {
+	Output
+	WriteUnpausable(ctx context.Context, recs []Record) error
+}
+
 // Transport is how a message reached hepd.
 type Transport uint8
 

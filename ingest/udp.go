@@ -153,7 +153,7 @@ func (u *UDPSource) handle(msgs []ipv4.Message) {
 			u.p.handleRawSIP(b, data, &src)
 		}
 	}
-	u.p.flush(b)
+	u.p.flushUnpausable(b)
 }
 
 // Close closes the socket of a source that will not Run.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -241,8 +242,9 @@ func TestReplaySkipsCommittedRecords(t *testing.T) {
 }
 
 // TestSpillWhenDatabaseSlow: while the database cannot keep up (here: the
-// table is locked), Add does not block at MaxPending; batches spill to the
-// spool and are replayed once the database catches up.
+// table is locked), AddUnpausable does not block at MaxPending: batches
+// spill to the spool and are replayed once the database catches up. Add
+// (TCP) blocks instead, spilling nothing.
 func TestSpillWhenDatabaseSlow(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
@@ -257,13 +259,32 @@ func TestSpillWhenDatabaseSlow(t *testing.T) {
 	if _, err := tx.Exec(ctx, "LOCK TABLE hep_proto_1_call IN ACCESS EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
+	// Add pauses its caller at MaxPending, without spilling.
+	added := 0
+	for {
+		actx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		err := s.Add(actx, chunk("sl-", added, 100))
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if added += 100; added > 1000 {
+			t.Fatalf("Add never blocked: %+v", s.Stats())
+		}
+	}
+	if st := s.Stats(); st.RowsSpilled != 0 {
+		t.Fatalf("Add spilled: %+v", st)
+	}
 	const n = 5000
-	for i := 0; i < n; i += 100 {
+	for i := added; i < n; i += 100 {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := s.Add(actx, chunk("sl-", i, 100))
+		err := s.AddUnpausable(actx, chunk("sl-", i, 100))
 		cancel()
 		if err != nil {
-			t.Fatalf("Add blocked with the database slow: %v (stats %+v)", err, s.Stats())
+			t.Fatalf("AddUnpausable blocked with the database slow: %v (stats %+v)", err, s.Stats())
 		}
 	}
 	st := s.Stats()

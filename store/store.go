@@ -34,16 +34,17 @@ type Store struct {
 	parts   partitions
 	stats   counters
 
-	mu       sync.Mutex
-	work     *sync.Cond          // signalled when ready gets a batch or on close
-	cur      [len(tables)]*batch // filling
-	ready    []*batch            // sealed, waiting for a writer
-	free     []*batch            // for reuse
-	space    chan struct{}       // closed when pending drops below MaxPending; nil if nobody waits
-	spilling bool                // the spiller holds a batch that may come back to ready
-	pending  int                 // rows added and not yet committed, rejected or lost
-	rowSize  int                 // bytes per row of the last full batch: sizes new arenas
-	closed   bool
+	mu         sync.Mutex
+	work       *sync.Cond          // signalled when ready gets a batch or on close
+	cur        [len(tables)]*batch // filling
+	ready      []*batch            // sealed, waiting for a writer
+	free       []*batch            // for reuse
+	space      chan struct{}       // closed when pending drops below MaxPending; nil if nobody waits
+	spilling   bool                // the spiller holds a batch that may come back to ready
+	unpausable int                 // AddUnpausable calls waiting for space: the spiller makes it
+	pending    int                 // rows added and not yet committed, rejected or lost
+	rowSize    int                 // bytes per row of the last full batch: sizes new arenas
+	closed     bool
 
 	runCtx    context.Context // ends when Close gives up: writers stop retrying
 	cancelRun context.CancelFunc
@@ -232,7 +233,15 @@ func (s *Store) prepare(ctx context.Context, conn *pgx.Conn) error {
 // most len(rows)-1. It returns ctx.Err() if ctx ends while blocked (no row of
 // the call is then queued), an error naming an unknown table (no row queued),
 // or ErrClosed.
-func (s *Store) Add(ctx context.Context, rows []Row) error {
+func (s *Store) Add(ctx context.Context, rows []Row) error { return s.add(ctx, rows, false) }
+
+// AddUnpausable is Add for a reader that loses data while it waits (a UDP
+// socket overflows; TCP would hold its sender back instead). When it would
+// block, sealed batches are moved to the disk spool, if there is one with
+// room, to make space at once; otherwise it blocks as Add does.
+func (s *Store) AddUnpausable(ctx context.Context, rows []Row) error { return s.add(ctx, rows, true) }
+
+func (s *Store) add(ctx context.Context, rows []Row, unpausable bool) error {
 	for i := range rows {
 		if tableIndex(rows[i].Table) < 0 {
 			return fmt.Errorf("store: unknown table %q (want one of %s)", rows[i].Table, strings.Join(Tables(), ", "))
@@ -245,15 +254,24 @@ func (s *Store) Add(ctx context.Context, rows []Row) error {
 		if s.space == nil {
 			s.space = make(chan struct{})
 		}
-		s.spill.Signal()
+		if unpausable {
+			s.unpausable++
+			s.spill.Signal()
+		}
 		space := s.space
 		s.mu.Unlock()
 		select {
 		case <-space:
 		case <-ctx.Done():
-			return ctx.Err()
 		}
 		s.mu.Lock()
+		if unpausable {
+			s.unpausable--
+		}
+		if ctx.Err() != nil {
+			s.mu.Unlock()
+			return ctx.Err()
+		}
 	}
 	if s.closed {
 		s.mu.Unlock()
@@ -374,17 +392,19 @@ func (s *Store) done(b *batch) {
 	s.mu.Unlock()
 }
 
-// spiller moves sealed batches to the spool while Add would otherwise
-// block: the database cannot keep up, and the spool absorbs the burst so
-// that readers (UDP above all) are not paused. It takes the newest batch,
-// leaving the oldest to the writers. When the spool is full it waits, and
-// Add's backpressure takes over.
+// spiller moves sealed batches to the spool while an AddUnpausable call
+// would otherwise block: the database cannot keep up, and the spool absorbs
+// the burst so that UDP readers are not paused. (A TCP reader is paused
+// instead: flow control holds its agent back at no cost, where a spilled
+// batch costs a disk write and is replayed later over a single session.)
+// It takes the newest batch, leaving the oldest to the writers. When the
+// spool is full it waits, and Add's backpressure takes over.
 func (s *Store) spiller() {
 	defer s.loops.Done()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		for !s.closed && (s.pending < s.cfg.MaxPending || len(s.ready) == 0) {
+		for !s.closed && (s.pending < s.cfg.MaxPending || len(s.ready) == 0 || s.unpausable == 0) {
 			s.spill.Wait()
 		}
 		if s.closed {

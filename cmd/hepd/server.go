@@ -356,6 +356,16 @@ type storeOutput struct {
 }
 
 func (o *storeOutput) Write(ctx context.Context, recs []ingest.Record) error {
+	return o.write(ctx, recs, false)
+}
+
+// WriteUnpausable implements ingest.UnpausableOutput: UDP records spill to
+// the disk spool instead of making the reader wait.
+func (o *storeOutput) WriteUnpausable(ctx context.Context, recs []ingest.Record) error {
+	return o.write(ctx, recs, true)
+}
+
+func (o *storeOutput) write(ctx context.Context, recs []ingest.Record, unpausable bool) error {
 	p, _ := o.rows.Get().(*[]store.Row)
 	if p == nil {
 		p = new([]store.Row)
@@ -368,7 +378,12 @@ func (o *storeOutput) Write(ctx context.Context, recs []ingest.Record) error {
 			ProtocolHeader: r.ProtocolHeader, DataHeader: r.DataHeader, Raw: r.Raw,
 		})
 	}
-	err := o.st.Add(ctx, rows)
+	var err error
+	if unpausable {
+		err = o.st.AddUnpausable(ctx, rows)
+	} else {
+		err = o.st.Add(ctx, rows)
+	}
 	clear(rows) // drop references to the caller's buffers
 	*p = rows[:0]
 	o.rows.Put(p)
