@@ -51,6 +51,7 @@ type Pipeline struct {
 	keys   []sip.Key
 	parser *sip.Parser
 	out    Output
+	outU   UnpausableOutput // out, if it is one; nil otherwise
 
 	rawCaptureID []byte
 	log          *slog.Logger
@@ -86,6 +87,7 @@ func New(ctx context.Context, o Options, out Output, log *slog.Logger) (*Pipelin
 
 		rawCaptureID: []byte(o.RawCaptureID),
 	}
+	p.outU, _ = out.(UnpausableOutput)
 	p.pool.New = func() any {
 		return &batch{
 			recs:  make([]Record, 0, 256),
@@ -162,8 +164,8 @@ func (p *Pipeline) flushTo(b *batch, unpausable bool) {
 		return
 	}
 	var err error
-	if u, ok := p.out.(UnpausableOutput); ok && unpausable {
-		err = u.WriteUnpausable(p.ctx, b.recs)
+	if unpausable && p.outU != nil {
+		err = p.outU.WriteUnpausable(p.ctx, b.recs)
 	} else {
 		err = p.out.Write(p.ctx, b.recs)
 	}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hepd/hepd/internal/testvec"
+	"github.com/hepd/hepd/tcpstack"
 )
 
 // udpTestOptions drain for a second: the tests send, cancel and then Run,
@@ -223,5 +224,46 @@ func TestUDPSocketDrops(t *testing.T) {
 			}
 			t.Logf("sent %d: read %d, kernel dropped %d", tc.sent, src.Datagrams(), drops)
 		})
+	}
+}
+
+// unpausableCapture records which Output method each record came through.
+type unpausableCapture struct {
+	syncCapture
+	unpausable int
+}
+
+func (c *unpausableCapture) WriteUnpausable(ctx context.Context, recs []Record) error {
+	c.mu.Lock()
+	c.unpausable += len(recs)
+	c.mu.Unlock()
+	return c.Write(ctx, recs)
+}
+
+// TestUDPWritesUnpausable: records read from a UDP socket go to an
+// UnpausableOutput's WriteUnpausable (the store spills rather than pause a
+// reader that would drop datagrams), TCP frames to its Write.
+func TestUDPWritesUnpausable(t *testing.T) {
+	out := &unpausableCapture{}
+	p, err := New(context.Background(), Options{}, out, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), udpTestOptions, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(legacyV2(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	src.Run(ctx)
+	p.Deliver([]tcpstack.Frame{{Kind: tcpstack.FrameSIP, Data: []byte(sipMsg("INVITE", "INVITE")), RecvTime: time.Now()}})
+	if len(out.recs) != 2 || out.unpausable != 1 {
+		t.Errorf("%d records, %d through WriteUnpausable; want 2 and 1 (the UDP one)", len(out.recs), out.unpausable)
 	}
 }

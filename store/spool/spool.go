@@ -253,7 +253,7 @@ func (s *Spool) scan(no uint64) (segment, error) {
 	off := int64(len(magic))
 	var buf []byte
 	for {
-		n, rows, payload, err := readRecord(r, &buf)
+		n, rows, _, err := readRecord(r, &buf)
 		if err == io.EOF {
 			break
 		}
@@ -274,7 +274,6 @@ func (s *Spool) scan(no uint64) (segment, error) {
 			sg.size = st.Size()
 			return sg, nil
 		}
-		_ = payload
 		off += int64(n)
 		sg.rows += int64(rows)
 		sg.records++
