@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	_ "time/tzdata" // TestPartitionLayout's child runs with TZ=Asia/Kolkata on any machine
 
 	"github.com/jackc/pgx/v5"
 
@@ -213,13 +216,22 @@ func jsonEqual(t *testing.T, a, b string) bool {
 // homer-schema.md §2.3 for a known time, with the process in a zone 5:30
 // off UTC and the database defaulting to New York time.
 func TestPartitionLayout(t *testing.T) {
-	oldLocal := time.Local
-	t.Cleanup(func() { time.Local = oldLocal })
-	kolkata, err := time.LoadLocation("Asia/Kolkata")
-	if err != nil {
-		kolkata = time.FixedZone("IST", 5*3600+1800)
+	// The process must run in a zone off UTC. Setting time.Local here would
+	// race with every timer of this test binary, so the test runs again in
+	// a child process started with TZ (tzdata is embedded, see the import).
+	if os.Getenv("HEPD_TEST_TZ_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPartitionLayout$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "HEPD_TEST_TZ_CHILD=1", "TZ=Asia/Kolkata", pgtest.EnvDSN+"="+pgtest.DSN(t))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestPartitionLayout") {
+			t.Fatalf("TestPartitionLayout in Asia/Kolkata: %v\n%s", err, out)
+		}
+		return
 	}
-	time.Local = kolkata
+	kolkata := time.Local
+	if _, off := time.Now().Zone(); off != 5*3600+1800 {
+		t.Fatalf("process zone %s is not Asia/Kolkata", kolkata)
+	}
 
 	dsn := pgtest.DSN(t)
 	c := connect(t, dsn)
