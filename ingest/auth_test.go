@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -171,21 +170,10 @@ func TestUDPAuthKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), UDPOptions{Listener: l, Drain: time.Second}, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("udp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for _, d := range [][]byte{keyed("s3cret", "u1"), keyed("s3cre", "u2"), keyed("", "u3"), []byte(withCallID(sipMsg("INVITE", "INVITE"), "u4")), keyed("s3cret", "u5")} {
-		c.Write(d)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	src.Run(ctx) // drains what is queued
+	o := udpTestOptions
+	o.Listener = l
+	drainUDP(t, p, o, keyed("s3cret", "u1"), keyed("s3cre", "u2"), keyed("", "u3"),
+		[]byte(withCallID(sipMsg("INVITE", "INVITE"), "u4")), keyed("s3cret", "u5"))
 	var sids []string
 	for _, r := range out.recs {
 		sids = append(sids, string(r.SID))

@@ -25,6 +25,32 @@ import (
 // late (they are delivered by a softirq, not within the sender's write).
 var udpTestOptions = UDPOptions{Drain: time.Second}
 
+// drainUDP opens a UDP source for p with o, sends each datagram to it from
+// one socket, then runs the source with its context already ended: it reads
+// what is queued and returns. It returns the source and the sending socket's
+// address.
+func drainUDP(t *testing.T, p *Pipeline, o UDPOptions, datagrams ...[]byte) (*UDPSource, *net.UDPAddr) {
+	t.Helper()
+	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), o, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, d := range datagrams {
+		c.Write(d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := src.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return src, c.LocalAddr().(*net.UDPAddr)
+}
+
 // syncCapture is a capture safe for the UDP reader goroutine.
 type syncCapture struct {
 	mu sync.Mutex
@@ -56,29 +82,15 @@ func legacyV2(t *testing.T) []byte {
 // is queued when the context ends is still read (drain), not dropped.
 func TestUDPSource(t *testing.T) {
 	p, out := udpPipeline(t)
-	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), udpTestOptions, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	files, _ := filepath.Glob("../testdata/kamailio-hep3-udp-datagrams/*.bin")
-	c, err := net.Dial("udp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	// Queue everything before the reader starts, then stop it at once: all
 	// of it must be drained.
+	var datagrams [][]byte
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
-		c.Write(b)
+		datagrams = append(datagrams, b)
 	}
-	c.Write(legacyV2(t))
-	c.Write([]byte("garbage"))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := src.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	src, _ := drainUDP(t, p, udpTestOptions, append(datagrams, legacyV2(t), []byte("garbage"))...)
 	if got, want := len(out.recs), len(files)+1; got != want {
 		t.Fatalf("%d records, want %d (stats %+v)", got, want, p.Stats())
 	}
@@ -120,25 +132,10 @@ func TestUDPReadBuffer(t *testing.T) {
 // CRLF keep-alives are ignored.
 func TestUDPRawSIP(t *testing.T) {
 	p, out := udpPipeline(t)
-	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), udpTestOptions, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("udp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte("\r\n\r\n"))
-	c.Write([]byte(sipMsg("INVITE", "INVITE")))
-	c.Write([]byte("\r\n"))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	src.Run(ctx)
+	src, local := drainUDP(t, p, udpTestOptions, []byte("\r\n\r\n"), []byte(sipMsg("INVITE", "INVITE")), []byte("\r\n"))
 	if len(out.recs) != 1 || p.Stats().KeepAlives != 2 {
 		t.Fatalf("%d records, stats %+v; want 1 record and 2 keep-alives", len(out.recs), p.Stats())
 	}
-	local := c.LocalAddr().(*net.UDPAddr)
 	r := out.recs[0]
 	want := `{"protocolFamily":2,"protocol":17,"srcIp":"127.0.0.1","dstIp":"127.0.0.1","srcPort":` + itoa(local.Port) +
 		`,"dstPort":` + itoa(int(src.Addr().Port()))
@@ -249,19 +246,7 @@ func TestUDPWritesUnpausable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), udpTestOptions, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("udp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write(legacyV2(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	src.Run(ctx)
+	drainUDP(t, p, udpTestOptions, legacyV2(t))
 	p.Deliver([]tcpstack.Frame{{Kind: tcpstack.FrameSIP, Data: []byte(sipMsg("INVITE", "INVITE")), RecvTime: time.Now()}})
 	if len(out.recs) != 2 || out.unpausable != 1 {
 		t.Errorf("%d records, %d through WriteUnpausable; want 2 and 1 (the UDP one)", len(out.recs), out.unpausable)

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,24 +27,15 @@ func (s *Store) replayer(ctx context.Context) {
 		return
 	}
 	key := "spool-" + s.spool.ID()
-	var done int64 = -1
-	for done < 0 {
-		err := w.connect()
-		if err == nil {
-			err = w.conn.QueryRow(ctx, "SELECT seq FROM hepd_progress WHERE id = $1", key).Scan(&done)
-			if errors.Is(err, pgx.ErrNoRows) {
-				done, err = 0, nil
-			}
+	var done int64
+	if !w.retry("read the spool's progress", func() error {
+		err := w.conn.QueryRow(ctx, "SELECT seq FROM hepd_progress WHERE id = $1", key).Scan(&done)
+		if errors.Is(err, pgx.ErrNoRows) {
+			done, err = 0, nil
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if w.conn != nil && w.conn.IsClosed() {
-				w.conn = nil
-			}
-			w.sleep()
-		}
+		return err
+	}) {
+		return
 	}
 
 	var b batch
@@ -96,26 +86,16 @@ func (s *Store) replayRecord(w *writer, b *batch, rec spool.Record, key string, 
 	}
 	// The batch's COMMIT was in flight when its connection died: it is in
 	// exactly when its writer's progress row says so.
-	for maybe != nil {
-		err := w.connect()
-		if err == nil {
-			var in bool
-			if in, err = w.committed(*maybe); err == nil {
-				if in {
-					s.stats.ambiguousIn.Add(1)
-					s.stats.replaySkipped.Add(uint64(len(b.rows)))
-					return true
-				}
-				break
-			}
-		}
-		if w.ctx.Err() != nil {
+	if maybe != nil {
+		var in bool
+		if !w.retry("check a batch's lost COMMIT", func() (err error) { in, err = w.committed(*maybe); return err }) {
 			return false
 		}
-		if w.conn != nil && w.conn.IsClosed() {
-			w.conn = nil
+		if in {
+			s.stats.ambiguousIn.Add(1)
+			s.stats.replaySkipped.Add(uint64(len(b.rows)))
+			return true
 		}
-		w.sleep()
 	}
 	return w.write(b, b.all(), &mark{id: key, seq: int64(rec.Pos())})
 }
@@ -124,25 +104,12 @@ func (s *Store) replayRecord(w *writer, b *batch, rec spool.Record, key string, 
 // of the coming days, retrying until it works or ctx ends. Open does this
 // itself unless the database was unreachable then.
 func (s *Store) waitReady(ctx context.Context, w *writer) bool {
-	for {
-		err := w.connect()
-		if err == nil {
-			err = s.prepare(ctx, w.conn)
-		}
-		if err == nil {
-			s.dbReady.Store(true)
-			s.log.Info("store: database reachable, schema ready")
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		if w.conn != nil && w.conn.IsClosed() {
-			w.conn = nil
-		}
-		s.rlog.Log(slog.LevelWarn, "connect", "store: database still unreachable, spooling", "err", err)
-		w.sleep()
+	if !w.retry("prepare the schema (spooling meanwhile)", func() error { return s.prepare(ctx, w.conn) }) {
+		return false
 	}
+	s.dbReady.Store(true)
+	s.log.Info("store: database reachable, schema ready")
+	return true
 }
 
 func (s *Store) logReplay() {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hepd/hepd/store"
-	"github.com/hepd/hepd/store/pgcluster"
 	"github.com/hepd/hepd/store/pgtest"
 	"github.com/hepd/hepd/store/spool"
 )
@@ -60,15 +59,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // once and the segment files are deleted.
 func TestSpoolWhileDatabaseDown(t *testing.T) {
 	ctx := context.Background()
-	dir := pgtest.TempDir(t)
-	cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Throwaway: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := cl.Port()
-	t.Cleanup(func() { _ = cl.Stop(ctx) })
+	db := pgtest.NewRestartable(t)
 	spoolDir := t.TempDir()
-	s, err := store.Open(ctx, store.Config{DSN: cl.DSN(), BatchRows: 100, FlushInterval: 20 * time.Millisecond,
+	s, err := store.Open(ctx, store.Config{DSN: db.DSN(), BatchRows: 100, FlushInterval: 20 * time.Millisecond,
 		MaxPending: 500, RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		SpoolDir: spoolDir, SpoolMaxBytes: 64 << 20}, nil)
 	if err != nil {
@@ -79,9 +72,7 @@ func TestSpoolWhileDatabaseDown(t *testing.T) {
 	accepted += 200
 	waitSettled(t, s, 200)
 
-	if err := cl.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db.Stop()
 	// Twenty times MaxPending: without the spool Add would block at 500.
 	for accepted < 10200 {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -101,11 +92,7 @@ func TestSpoolWhileDatabaseDown(t *testing.T) {
 		t.Fatal("no segment file in the spool folder")
 	}
 
-	cl2, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Port: port, Throwaway: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cl2.Stop(ctx) })
+	db.Start()
 	// New traffic while the replay runs.
 	for range 20 {
 		add(t, s, chunk("sp-", accepted, 50)...)
@@ -125,7 +112,7 @@ func TestSpoolWhileDatabaseDown(t *testing.T) {
 	if err := s.Close(cctx); err != nil {
 		t.Fatal(err)
 	}
-	exactlyOnce(t, cl2.DSN(), "sp-", accepted)
+	exactlyOnce(t, db.DSN(), "sp-", accepted)
 	if files, _ := filepath.Glob(filepath.Join(spoolDir, "*.seg")); len(files) != 0 {
 		t.Errorf("segment files left after the replay: %v", files)
 	}
@@ -137,15 +124,9 @@ func TestSpoolWhileDatabaseDown(t *testing.T) {
 // case.
 func TestOpenDownThenRestart(t *testing.T) {
 	ctx := context.Background()
-	dir := pgtest.TempDir(t)
-	cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Throwaway: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, dsn := cl.Port(), cl.DSN()
-	if err := cl.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := pgtest.NewRestartable(t)
+	dsn := db.DSN()
+	db.Stop()
 	spoolDir := t.TempDir()
 	cfg := store.Config{DSN: dsn, BatchRows: 100, FlushInterval: 20 * time.Millisecond,
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, SpoolDir: spoolDir, SpoolMaxBytes: 64 << 20}
@@ -171,11 +152,7 @@ func TestOpenDownThenRestart(t *testing.T) {
 		t.Fatalf("after Close: %+v", st)
 	}
 
-	cl2, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Port: port, Throwaway: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cl2.Stop(ctx) })
+	db.Start()
 	s2 := open(t, cfg)
 	add(t, s2, chunk("od-", 1234, 100)...)
 	waitSettled(t, s2, 1334)

@@ -18,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hepd/hepd/store"
-	"github.com/hepd/hepd/store/pgcluster"
 	"github.com/hepd/hepd/store/pgtest"
 )
 
@@ -546,15 +545,9 @@ func TestBadRowsIsolated(t *testing.T) {
 // committed exactly once.
 func TestBackpressureWhileDatabaseDown(t *testing.T) {
 	ctx := context.Background()
-	dir := pgtest.TempDir(t)
-	cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Throwaway: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := cl.Port()
-	t.Cleanup(func() { _ = cl.Stop(ctx) })
+	db := pgtest.NewRestartable(t)
 	const maxPending = 500
-	s, err := store.Open(ctx, store.Config{DSN: cl.DSN(), BatchRows: 100, FlushInterval: 20 * time.Millisecond,
+	s, err := store.Open(ctx, store.Config{DSN: db.DSN(), BatchRows: 100, FlushInterval: 20 * time.Millisecond,
 		MaxPending: maxPending, RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -571,9 +564,7 @@ func TestBackpressureWhileDatabaseDown(t *testing.T) {
 	accepted += 200
 	waitSettled(t, s, 200)
 
-	if err := cl.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db.Stop()
 	for {
 		actx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		err := s.Add(actx, chunk(50, accepted))
@@ -600,11 +591,7 @@ func TestBackpressureWhileDatabaseDown(t *testing.T) {
 	// Restart on the same port; the blocked Add goes through.
 	unblocked := make(chan error, 1)
 	go func() { unblocked <- s.Add(ctx, chunk(50, accepted)) }()
-	cl2, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Port: port, Throwaway: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cl2.Stop(ctx) })
+	db.Start()
 	if err := <-unblocked; err != nil {
 		t.Fatal(err)
 	}
@@ -614,7 +601,7 @@ func TestBackpressureWhileDatabaseDown(t *testing.T) {
 	if err := s.Close(cctx); err != nil {
 		t.Fatal(err)
 	}
-	c := connect(t, cl2.DSN())
+	c := connect(t, db.DSN())
 	var total, distinct int
 	if err := c.QueryRow(ctx, "SELECT count(*), count(DISTINCT sid) FROM hep_proto_1_call").Scan(&total, &distinct); err != nil {
 		t.Fatal(err)
@@ -630,17 +617,12 @@ func TestBackpressureWhileDatabaseDown(t *testing.T) {
 // TestCloseGivesUp: Close with the database gone returns, counting the rows.
 func TestCloseGivesUp(t *testing.T) {
 	ctx := context.Background()
-	cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: pgtest.TempDir(t), Throwaway: true})
+	db := pgtest.NewRestartable(t)
+	s, err := store.Open(ctx, store.Config{DSN: db.DSN(), FlushInterval: time.Hour, RetryMax: 50 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(ctx, store.Config{DSN: cl.DSN(), FlushInterval: time.Hour, RetryMax: 50 * time.Millisecond}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db.Stop()
 	add(t, s, sipRow("hep_proto_1_call", "x", time.Now()), sipRow("hep_proto_1_call", "y", time.Now()))
 	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()

@@ -151,9 +151,7 @@ func (w *writer) write(b *batch, sel []int32, rec *mark) bool {
 			s.rlog.Log(slog.LevelError, "retry:"+tbl, "store: cannot write batch (schema or privileges?), will retry",
 				"table", tbl, "rows", len(sel), "err", err)
 		default:
-			if w.conn != nil && w.conn.IsClosed() {
-				w.conn = nil
-			}
+			w.forgetClosed()
 			s.rlog.Log(slog.LevelWarn, "retry:"+tbl, "store: cannot write batch, will retry",
 				"table", tbl, "rows", len(sel), "spool", s.spool != nil, "err", err)
 		}
@@ -235,17 +233,28 @@ func appendMarkSQL(dst []byte, m mark) []byte {
 
 // saveMark records m on its own, after a record was written in pieces.
 func (w *writer) saveMark(m mark) {
-	for w.ctx.Err() == nil {
+	w.retry("save a replayed batch's progress", func() error {
+		_, err := w.conn.PgConn().Exec(w.ctx, string(appendMarkSQL(nil, m))).ReadAll()
+		return err
+	})
+}
+
+// retry connects and runs op until it succeeds (true) or the writer's
+// context ends (false), with backoff; failures are logged, rate-limited,
+// as failing to do what.
+func (w *writer) retry(what string, op func() error) bool {
+	for {
 		err := w.connect()
 		if err == nil {
-			_, err = w.conn.PgConn().Exec(w.ctx, string(appendMarkSQL(nil, m))).ReadAll()
-			if err == nil {
-				return
+			if err = op(); err == nil {
+				return true
 			}
 		}
-		if w.conn != nil && w.conn.IsClosed() {
-			w.conn = nil
+		if w.ctx.Err() != nil {
+			return false
 		}
+		w.forgetClosed()
+		w.s.rlog.Log(slog.LevelWarn, "retry:"+what, "store: cannot "+what+", will retry", "err", err)
 		w.sleep()
 	}
 }
@@ -300,6 +309,14 @@ func (w *writer) isolate(b *batch, sel []int32, err error) bool {
 		}
 	}
 	return true
+}
+
+// forgetClosed drops a connection that died, so the next attempt makes a
+// new one.
+func (w *writer) forgetClosed() {
+	if w.conn != nil && w.conn.IsClosed() {
+		w.conn = nil
+	}
 }
 
 func (w *writer) connect() error {

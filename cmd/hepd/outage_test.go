@@ -10,52 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hepd/hepd/store/pgcluster"
 	"github.com/hepd/hepd/store/pgtest"
 )
-
-// outageDB is a PostgreSQL of the test's own that the test stops and
-// starts again on the same port.
-type outageDB struct {
-	t    *testing.T
-	dir  string
-	port int
-	dsn  string
-	cl   *pgcluster.Cluster
-}
-
-func newOutageDB(t *testing.T) *outageDB {
-	t.Helper()
-	d := &outageDB{t: t, dir: pgtest.TempDir(t)}
-	cl, err := pgcluster.Start(context.Background(), pgcluster.Options{Dir: d.dir, Throwaway: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.cl, d.port, d.dsn = cl, cl.Port(), cl.DSN()
-	t.Cleanup(func() {
-		if d.cl != nil {
-			d.cl.Stop(context.Background())
-		}
-	})
-	return d
-}
-
-func (d *outageDB) stop() {
-	d.t.Helper()
-	if err := d.cl.Stop(context.Background()); err != nil {
-		d.t.Fatal(err)
-	}
-	d.cl = nil
-}
-
-func (d *outageDB) start() {
-	d.t.Helper()
-	cl, err := pgcluster.Start(context.Background(), pgcluster.Options{Dir: d.dir, Port: d.port, Throwaway: true})
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	d.cl = cl
-}
 
 // storeStats reads the store's counters from the admin API.
 type storeStats struct {
@@ -107,9 +63,9 @@ func dbTotal(t *testing.T, dsn string) int64 {
 // takes the batches), replays, and the database ends with exactly the
 // messages hepgen sent.
 func TestDatabaseOutageDuringTCPRun(t *testing.T) {
-	db := newOutageDB(t)
+	db := pgtest.NewRestartable(t)
 	hepd, hepgen := buildBin(t, "./cmd/hepd"), buildBin(t, "./cmd/hepgen")
-	h := startHepd(t, hepd, map[string]string{"HEPD_DB_DSN": db.dsn})
+	h := startHepd(t, hepd, map[string]string{"HEPD_DB_DSN": db.DSN()})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -121,9 +77,9 @@ func TestDatabaseOutageDuringTCPRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitStore(t, "rows before the outage", func(s storeStats) bool { return s.RowsCommitted >= 2000 })
-	db.stop()
+	db.Stop()
 	during := h.waitStore(t, "the spool to take batches", func(s storeStats) bool { return s.DBDown && s.RowsSpooled >= 3000 })
-	db.start()
+	db.Start()
 	if err := gen.Wait(); err != nil {
 		t.Fatalf("hepgen: %v", err)
 	}
@@ -137,10 +93,10 @@ func TestDatabaseOutageDuringTCPRun(t *testing.T) {
 	if code := h.stop(t); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
-	if got := dbTotal(t, db.dsn); got != sum.Total {
+	if got := dbTotal(t, db.DSN()); got != sum.Total {
 		t.Errorf("database holds %d rows, hepgen sent %d", got, sum.Total)
 	}
-	if got := tableCounts(t, connect(t, db.dsn)); got["hep_proto_1_call"] != sum.Tables["hep_proto_1_call"] {
+	if got := tableCounts(t, connect(t, db.DSN())); got["hep_proto_1_call"] != sum.Tables["hep_proto_1_call"] {
 		t.Errorf("rows: %s, hepgen sent %v", fmtCounts(got), sum.Tables)
 	}
 	t.Logf("outage: %d rows spooled while down; after: %d committed, %d replayed", during.RowsSpooled, after.RowsCommitted, after.RowsReplayed)
@@ -155,9 +111,9 @@ func TestDatabaseOutageDuringTCPRun(t *testing.T) {
 // captures into the same spool, and replays everything once PostgreSQL
 // returns: exactly the messages sent, in total.
 func TestSIGTERMDuringOutage(t *testing.T) {
-	db := newOutageDB(t)
+	db := pgtest.NewRestartable(t)
 	hepd, hepgen := buildBin(t, "./cmd/hepd"), buildBin(t, "./cmd/hepgen")
-	env := map[string]string{"HEPD_DB_DSN": db.dsn, "HEPD_SPOOL_DIR": filepath.Join(t.TempDir(), "spool")}
+	env := map[string]string{"HEPD_DB_DSN": db.DSN(), "HEPD_SPOOL_DIR": filepath.Join(t.TempDir(), "spool")}
 	h := startHepd(t, hepd, env)
 
 	var sent int64
@@ -170,7 +126,7 @@ func TestSIGTERMDuringOutage(t *testing.T) {
 	}
 	send(h, "300")
 	h.waitStore(t, "the first run committed", func(s storeStats) bool { return s.RowsCommitted == uint64(sent) })
-	db.stop()
+	db.Stop()
 	send(h, "700") // into the spool
 	h.waitStore(t, "the second run spooled", func(s storeStats) bool { return s.DBDown && s.RowsCommitted+uint64(s.SpoolRows) == uint64(sent) })
 	if code := h.stop(t); code != 0 {
@@ -189,9 +145,9 @@ func TestSIGTERMDuringOutage(t *testing.T) {
 		!regexp.MustCompile(fmt.Sprintf(`spool waiting\s+%d rows`, sent-300*7-100*4)).MatchString(out) {
 		t.Errorf("hepd ctl db during the outage (exit %d):\n%s", code, out)
 	}
-	db.start()
+	db.Start()
 	h2.waitStore(t, "the spool replayed", func(s storeStats) bool { return !s.DBDown && s.SpoolRows == 0 })
-	if got := dbTotal(t, db.dsn); got != sent {
+	if got := dbTotal(t, db.DSN()); got != sent {
 		t.Errorf("database holds %d rows, hepgen sent %d", got, sent)
 	}
 	if !strings.Contains(h2.log.String(), "spool replayed") {
@@ -217,10 +173,10 @@ func TestBackpressureWhenSpoolFull(t *testing.T) {
 		{"spool full", filepath.Join(t.TempDir(), "spool"), "4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			db := newOutageDB(t)
-			h := startHepd(t, hepd, map[string]string{"HEPD_DB_DSN": db.dsn, "HEPD_SPOOL_DIR": tc.spool,
+			db := pgtest.NewRestartable(t)
+			h := startHepd(t, hepd, map[string]string{"HEPD_DB_DSN": db.DSN(), "HEPD_SPOOL_DIR": tc.spool,
 				"HEPD_SPOOL_MAX_MB": tc.mb, "HEPD_DB_MAX_PENDING": "1000", "HEPD_DB_BATCH_ROWS": "200"})
-			db.stop()
+			db.Stop()
 
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
@@ -262,7 +218,7 @@ func TestBackpressureWhenSpoolFull(t *testing.T) {
 			}
 			t.Logf("paused after %d frames: %d rows in memory or spool (%d spooled)", frames, frames, st.RowsSpooled)
 
-			db.start()
+			db.Start()
 			if err := <-done; err != nil {
 				t.Fatalf("hepgen: %v", err)
 			}
@@ -273,7 +229,7 @@ func TestBackpressureWhenSpoolFull(t *testing.T) {
 			h.waitStore(t, "every row committed", func(s storeStats) bool {
 				return s.RowsCommitted >= uint64(sum.Total) && s.SpoolRows == 0
 			})
-			if got := dbTotal(t, db.dsn); got != sum.Total {
+			if got := dbTotal(t, db.DSN()); got != sum.Total {
 				t.Errorf("database holds %d rows, hepgen sent %d", got, sum.Total)
 			}
 			if code := h.stop(t); code != 0 {
@@ -286,22 +242,22 @@ func TestBackpressureWhenSpoolFull(t *testing.T) {
 // TestKill9KeepsSpool: what reached the spool survives hepd being killed
 // with SIGKILL; the next hepd replays it without duplicates.
 func TestKill9KeepsSpool(t *testing.T) {
-	db := newOutageDB(t)
+	db := pgtest.NewRestartable(t)
 	hepd, hepgen := buildBin(t, "./cmd/hepd"), buildBin(t, "./cmd/hepgen")
-	env := map[string]string{"HEPD_DB_DSN": db.dsn, "HEPD_SPOOL_DIR": filepath.Join(t.TempDir(), "spool")}
+	env := map[string]string{"HEPD_DB_DSN": db.DSN(), "HEPD_SPOOL_DIR": filepath.Join(t.TempDir(), "spool")}
 	h := startHepd(t, hepd, env)
 	first := runHepgen(t, hepgen, "-transport", "tcp", "-calls", "200", h.hep.String())
 	h.waitStore(t, "the first run committed", func(s storeStats) bool { return s.RowsCommitted == uint64(first.Total) })
-	db.stop()
+	db.Stop()
 	second := runHepgen(t, hepgen, "-transport", "tcp", "-calls", "500", "-conns", "2", h.hep.String())
 	h.waitStore(t, "the second run in the spool", func(s storeStats) bool { return s.SpoolRows == second.Total })
 	h.cmd.Process.Kill()
 	<-h.done
 
-	db.start()
+	db.Start()
 	h2 := startHepd(t, hepd, env)
 	h2.waitStore(t, "the replay", func(s storeStats) bool { return s.SpoolRows == 0 && s.RowsReplayed == uint64(second.Total) })
-	if got := dbTotal(t, db.dsn); got != first.Total+second.Total {
+	if got := dbTotal(t, db.DSN()); got != first.Total+second.Total {
 		t.Errorf("database holds %d rows, hepgen sent %d", got, first.Total+second.Total)
 	}
 	if code := h2.stop(t); code != 0 {
