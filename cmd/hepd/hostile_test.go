@@ -437,12 +437,32 @@ func resetClose(c *net.TCPConn) {
 // stays open, silent, until the storm ends. tcp_accept_iplimit (50) bounds
 // each address and tcp_max_connections (150) all together; both are reached
 // and counted, and the open count, polled throughout, never passes 150.
+//
+// Which limit turns a connection away depends on the order hepd sees them,
+// so the storm is laid out to reach both whatever that order: the first
+// address opens 60 connections before it starts (10 over its limit), and
+// every address holds one in ten of its own attempts, so the other three
+// alone would hold up to 150 more.
 func stormAttack(t *testing.T, h *hepdProc) attackResult {
 	const (
 		attempts = 20000
 		maxConns = 150
+		ipLimit  = 50
 	)
 	ips := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"}
+	var pinned []*net.TCPConn
+	defer func() {
+		for _, c := range pinned {
+			c.Close()
+		}
+	}()
+	for range ipLimit + 10 {
+		c, err := attackFrom(ips[0], h.hep, 3*time.Second)
+		if err != nil {
+			t.Fatalf("opening %s's first connections: %v", ips[0], err)
+		}
+		pinned = append(pinned, c)
+	}
 	var maxOpen atomic.Int64
 	stopPoll, pollDone := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -473,15 +493,15 @@ func stormAttack(t *testing.T, h *hepdProc) attackResult {
 			return nil
 		}
 		connected.Add(1)
-		switch {
-		case i%10 == 0:
+		switch j := i / len(ips); {
+		case j%10 == 0:
 			select {
 			case held <- c:
 				return nil
 			default:
 				c.Close()
 			}
-		case i%2 == 0:
+		case j%2 == 0:
 			c.Close()
 		default:
 			resetClose(c)
