@@ -46,11 +46,14 @@ func main() {
 // options are the command line.
 type options struct {
 	messages, udpMessages, udpRate, halfRateMessages int
-	conns, udpConns                                  int
-	batchRows, writers, flushMS                      int
+	conns, udpConns, udpRcvBuf                       int
+	batchRows, writers, flushMS, maxPending          int
 	scenarios                                        string
 	out                                              string
 	pprofSeconds                                     int
+	pprofScenario                                    string
+	pgSettings                                       string
+	repeat                                           int
 	micro                                            bool
 	benchtime                                        string
 	keep                                             bool
@@ -64,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.halfRateMessages, "halfrate-messages", 0, "messages of the half-rate latency scenario (0: messages/2)")
 	fs.IntVar(&o.udpMessages, "udp-messages", 400000, "messages of the UDP scenario")
 	fs.IntVar(&o.udpRate, "udp-rate", 200000, "send rate of the UDP scenario, messages/s")
+	fs.IntVar(&o.udpRcvBuf, "udp-rcvbuf", 32<<20, "udp_rcvbuf of hepd in the UDP scenario, bytes (capped by net.core.rmem_max unless root)")
 	fs.IntVar(&o.conns, "conns", 8, "hepgen TCP connections")
 	fs.IntVar(&o.udpConns, "udp-conns", 2, "hepgen UDP sockets")
 	fs.IntVar(&o.batchRows, "batch", 500, "db_batch_rows of the base scenarios")
@@ -71,7 +75,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.flushMS, "flush-ms", 200, "db_flush_ms of every scenario")
 	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names, or all: "+strings.Join(scenarioNames(), ","))
 	fs.StringVar(&o.out, "out", "results", "report folder")
-	fs.IntVar(&o.pprofSeconds, "pprof", 10, "seconds of hepd CPU profile taken during the first scenario (0: none)")
+	fs.IntVar(&o.repeat, "repeat", 1, "rounds: every selected scenario runs this many times, in turn; the targets are judged on the median round")
+	fs.StringVar(&o.pgSettings, "pg", "", "postgresql.conf settings of the benchmark's cluster, name=value[,name=value...]")
+	fs.IntVar(&o.maxPending, "max-pending", 0, "db_max_pending of the TCP scenarios (0: hepd's default)")
+	fs.IntVar(&o.pprofSeconds, "pprof", 10, "seconds of hepd CPU profile (0: none)")
+	fs.StringVar(&o.pprofScenario, "pprof-scenario", "tcp-lean", "the scenario profiled, or the first one run if it is not selected; "+
+		"profiling costs hepd CPU, so the default keeps it out of the scenarios the targets are judged on")
 	fs.BoolVar(&o.micro, "micro", true, "also run the Go micro benchmarks of the hot path")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "-benchtime of the micro benchmarks")
 	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL cluster's folder")
@@ -92,23 +101,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer b.close()
 
+	profiled := scens[0].Name
+	if slices.ContainsFunc(scens, func(sc scenario) bool { return sc.Name == o.pprofScenario }) {
+		profiled = o.pprofScenario
+	}
 	rep := &report{Started: time.Now().UTC(), Machine: b.machine, Options: o.public(), CPUTicks: b.ticks}
-	for _, sc := range scens {
-		if sc.HalfRateOf != "" {
-			i := slices.IndexFunc(rep.Runs, func(r *runResult) bool { return r.Name == sc.HalfRateOf })
-			if i < 0 {
-				return fmt.Errorf("scenario %s needs %s in the same run", sc.Name, sc.HalfRateOf)
+	for round := 1; round <= max(o.repeat, 1); round++ {
+		for _, sc := range scens {
+			sc.Round = round
+			if sc.HalfRateOf != "" {
+				i := slices.IndexFunc(rep.Runs, func(r *runResult) bool { return r.Name == sc.HalfRateOf && r.Round == round })
+				if i < 0 {
+					return fmt.Errorf("scenario %s needs %s in the same run", sc.Name, sc.HalfRateOf)
+				}
+				sc.Rate = int(rep.Runs[i].StoredRate / 2)
 			}
-			sc.Rate = int(rep.Runs[i].StoredRate / 2)
+			b.logf("== %s (round %d): %s, %d messages, profile %s, batch %d, writers %d, synchronous_commit %v, rate %s",
+				sc.Name, round, sc.Transport, sc.Messages, sc.Profile, sc.BatchRows, sc.Writers, sc.SyncCommit, rateString(sc.Rate))
+			r, err := b.runScenario(ctx, sc, o.pprofSeconds > 0 && sc.Name == profiled && round == 1)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sc.Name, err)
+			}
+			b.logf("   %s", r.summary())
+			rep.Runs = append(rep.Runs, r)
 		}
-		b.logf("== %s: %s, %d messages, profile %s, batch %d, writers %d, synchronous_commit %v, rate %s",
-			sc.Name, sc.Transport, sc.Messages, sc.Profile, sc.BatchRows, sc.Writers, sc.SyncCommit, rateString(sc.Rate))
-		r, err := b.runScenario(ctx, sc, o.pprofSeconds > 0 && len(rep.Runs) == 0)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sc.Name, err)
-		}
-		b.logf("   %s", r.summary())
-		rep.Runs = append(rep.Runs, r)
 	}
 	if o.micro {
 		b.logf("== micro benchmarks (go test -bench, benchtime %s)", o.benchtime)

@@ -64,7 +64,12 @@ func newBench(ctx context.Context, root string, o options, stderr io.Writer) (*b
 	}
 	// Durable settings (Throwaway false): fsync and synchronous commit as
 	// a production server has them, or the ceiling would not be one.
-	b.cluster, err = pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(tmp, "data"), Database: "postgres"})
+	settings, err := parseSettings(o.pgSettings)
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	b.cluster, err = pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(tmp, "data"), Database: "postgres", Settings: settings})
 	if err != nil {
 		b.close()
 		return nil, err
@@ -73,10 +78,12 @@ func newBench(ctx context.Context, root string, o options, stderr io.Writer) (*b
 		b.close()
 		return nil, err
 	}
-	b.udpRcvBuf = "8388608"
+	b.udpRcvBuf = strconv.Itoa(o.udpRcvBuf)
 	if os.Geteuid() != 0 { // only root may exceed net.core.rmem_max
 		if v, err := os.ReadFile("/proc/sys/net/core/rmem_max"); err == nil {
-			b.udpRcvBuf = strings.TrimSpace(string(v))
+			if m, err := strconv.Atoi(strings.TrimSpace(string(v))); err == nil && m < o.udpRcvBuf {
+				b.udpRcvBuf = strconv.Itoa(m)
+			}
 		}
 	}
 	b.machine = machine{CPUs: runtimeCPUs(), CPUModel: cpuModel(), MemGiB: memGiB(), Kernel: kernel(), Go: goVersion()}
@@ -401,6 +408,7 @@ func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scen
 	if r.Spilled > 0 {
 		sessions++
 	}
+	b.logf("   ceiling: %d rows, batches of %d, %d connections", n, sc.BatchRows, sessions)
 	el, err := ceilingRun(ctx, cfg, data, sc.BatchRows, sessions)
 	if err != nil {
 		return err
@@ -446,4 +454,20 @@ func runtimeCPUs() int {
 func kernel() string {
 	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	return strings.TrimSpace(string(b))
+}
+
+// parseSettings reads -pg: name=value pairs separated by commas.
+func parseSettings(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for kv := range strings.SplitSeq(s, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("-pg: %q is not name=value", kv)
+		}
+		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return m, nil
 }

@@ -20,6 +20,8 @@ type scenario struct {
 	Ceiling    bool   `json:"ceiling"` // also write the same rows with bare CopyFrom
 	MaxPending int    `json:"db_max_pending,omitempty"`
 
+	Round int `json:"round"` // of -repeat, from 1
+
 	// HalfRateOf names an earlier scenario: this one sends at half its
 	// stored rate (the latency measurement).
 	HalfRateOf string `json:"half_rate_of,omitempty"`
@@ -29,7 +31,7 @@ type scenario struct {
 // (defaults over TCP); the others change one thing each.
 func scenarios(o options) []scenario {
 	base := scenario{Name: "tcp-homer", Transport: "tcp", Profile: "homer", BatchRows: o.batchRows, Writers: o.writers,
-		SyncCommit: true, FlushMS: o.flushMS, Messages: o.messages, Conns: o.conns, Ceiling: true}
+		SyncCommit: true, FlushMS: o.flushMS, Messages: o.messages, Conns: o.conns, Ceiling: true, MaxPending: o.maxPending}
 	with := func(name string, f func(*scenario)) scenario {
 		s := base
 		s.Name = name

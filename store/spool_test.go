@@ -389,10 +389,17 @@ func (p *cutProxy) relay(c net.Conn) {
 		}
 	}()
 	buf := make([]byte, 64<<10)
+	// The COMMIT travels in the query that opens the COPY; the server runs
+	// it once the COPY's data has ended, so the cut follows CopyDone.
+	copyDone := []byte{'c', 0, 0, 0, 4}
+	var pending bool
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
-			last := p.armed.Load() && bytes.Contains(buf[:n], []byte("; COMMIT")) && p.armed.CompareAndSwap(true, false)
+			if p.armed.Load() && bytes.Contains(buf[:n], []byte("; COMMIT")) && p.armed.CompareAndSwap(true, false) {
+				pending = true
+			}
+			last := pending && bytes.HasSuffix(buf[:n], copyDone)
 			if last {
 				cut.Store(true)
 			}

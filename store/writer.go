@@ -196,25 +196,25 @@ func (w *writer) nextMark(rec *mark) mark {
 }
 
 // copyTx writes the rows in one transaction with the progress mark m.
-// unknown reports an error after which the COMMIT may have succeeded.
+// BEGIN, the COPY, the mark and the COMMIT go in one simple-protocol query,
+// so a batch costs one round trip: each extra one left both the backend
+// and the writer waiting on the other. unknown reports an error after
+// which the COMMIT may have succeeded.
 func (w *writer) copyTx(b *batch, sel []int32, m mark) (unknown bool, err error) {
-	pc := w.conn.PgConn()
-	if _, err := pc.Exec(w.ctx, "BEGIN").ReadAll(); err != nil {
-		return false, err
-	}
-	if _, err := pc.CopyFrom(w.ctx, w.src.reset(b, sel), copySQL[b.table]); err != nil {
-		w.rollback()
-		return false, err
-	}
-	w.sql = appendMarkSQL(w.sql[:0], m)
+	w.sql = append(w.sql[:0], "BEGIN; "...)
+	w.sql = append(w.sql, copySQL[b.table]...)
+	w.sql = append(w.sql, "; "...)
+	w.sql = appendMarkSQL(w.sql, m)
 	w.sql = append(w.sql, "; COMMIT"...)
-	if _, err := pc.Exec(w.ctx, string(w.sql)).ReadAll(); err != nil {
+	if _, err := w.conn.PgConn().CopyFrom(w.ctx, w.src.reset(b, sel), string(w.sql)); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) {
-			// The server answered: the transaction is not committed.
+			// The server answered: whichever statement failed, the
+			// transaction did not commit, and may still be open.
 			w.rollback()
 			return false, err
 		}
+		// The connection failed somewhere between BEGIN and COMMIT.
 		return true, err
 	}
 	return false, nil
@@ -260,7 +260,7 @@ func (w *writer) retry(what string, op func() error) bool {
 }
 
 func (w *writer) rollback() {
-	if w.conn == nil || w.conn.IsClosed() {
+	if w.conn == nil || w.conn.IsClosed() || w.conn.PgConn().TxStatus() == 'I' {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

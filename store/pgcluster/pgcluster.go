@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -40,6 +41,10 @@ type Options struct {
 	// full_page_writes off). Only for test clusters that are deleted
 	// afterwards: a crash can corrupt such a cluster.
 	Throwaway bool
+	// Settings are more postgresql.conf parameters, name to value as the
+	// file spells it (quotes included where needed), e.g. shared_buffers:
+	// "1GB". They are written after hepd's own and so override them.
+	Settings map[string]string
 	// Log receives start/stop messages. Nil: discarded.
 	Log *slog.Logger
 }
@@ -134,7 +139,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 				return nil, err
 			}
 		}
-		if err = c.writeSettings(o.Throwaway); err != nil {
+		if err = c.writeSettings(o.Throwaway, o.Settings); err != nil {
 			return nil, err
 		}
 		if err = c.start(ctx); err == nil {
@@ -279,13 +284,19 @@ func (c *Cluster) initdb(ctx context.Context, throwaway bool) error {
 	return nil
 }
 
-func (c *Cluster) writeSettings(throwaway bool) error {
+func (c *Cluster) writeSettings(throwaway bool, extra map[string]string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen_addresses = '127.0.0.1'\nport = %d\n", c.port)
 	fmt.Fprintf(&b, "unix_socket_directories = '%s'\n", strings.ReplaceAll(c.dir, "'", "''"))
 	b.WriteString("max_connections = 200\nlogging_collector = off\ntimezone = 'UTC'\nlog_timezone = 'UTC'\n")
 	if throwaway {
 		b.WriteString("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+	}
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		if k == "" || strings.Trim(k, "abcdefghijklmnopqrstuvwxyz0123456789_.") != "" || strings.ContainsAny(extra[k], "\r\n") {
+			return fmt.Errorf("pgcluster: bad setting %q = %q", k, extra[k])
+		}
+		fmt.Fprintf(&b, "%s = %s\n", k, extra[k])
 	}
 	path := filepath.Join(c.dir, settingsFile)
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {

@@ -42,7 +42,7 @@ func query(t *testing.T, dsn, sql string) string {
 }
 
 func TestStartConnectVersion(t *testing.T) {
-	c := start(t, pgcluster.Options{Dir: pgtest.TempDir(t), Throwaway: true})
+	c := start(t, pgcluster.Options{Dir: pgtest.TempDir(t), Throwaway: true, Settings: map[string]string{"work_mem": "'7MB'"}})
 	if !strings.Contains(c.DSN(), "/homer_data?") || !strings.HasPrefix(c.DSN(), "postgres://postgres@127.0.0.1:") {
 		t.Errorf("DSN = %s, want postgres://postgres@127.0.0.1:<port>/homer_data?sslmode=disable", c.DSN())
 	}
@@ -60,6 +60,9 @@ func TestStartConnectVersion(t *testing.T) {
 	}
 	if f := query(t, c.DSN(), "SHOW fsync"); f != "off" {
 		t.Errorf("throwaway cluster: fsync = %q, want off", f)
+	}
+	if w := query(t, c.DSN(), "SHOW work_mem"); w != "7MB" {
+		t.Errorf("Settings: work_mem = %q, want 7MB", w)
 	}
 }
 
@@ -119,6 +122,8 @@ func TestErrors(t *testing.T) {
 		{"no dir", pgcluster.Options{}, "Options.Dir is empty"},
 		{"bad bindir", pgcluster.Options{Dir: t.TempDir(), BinDir: "/nonexistent"}, "initdb and pg_ctl not found in BinDir"},
 		{"foreign files", pgcluster.Options{Dir: notEmpty}, "neither empty nor a PostgreSQL data directory"},
+		{"setting that would add a line", pgcluster.Options{Dir: pgtest.TempDir(t), Throwaway: true,
+			Settings: map[string]string{"work_mem": "'1MB'\nfsync = on"}}, "bad setting"},
 	}
 	if os.Geteuid() == 0 {
 		// t.TempDir's parents are 0700 root: the message must say which.

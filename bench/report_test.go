@@ -1,0 +1,84 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestTargetsOverRounds(t *testing.T) {
+	homer := func(round int, ratio, rate float64) *runResult {
+		return &runResult{scenario: scenario{Name: "tcp-homer", Round: round}, Ratio: ratio, StoredRate: rate,
+			CeilingRate: rate / ratio, HepdCPUPerM: 4, PGCPUPerM: 40 + float64(round)}
+	}
+	lean := func(round int, rate float64) *runResult {
+		return &runResult{scenario: scenario{Name: "tcp-lean", Round: round}, StoredRate: rate}
+	}
+	udp := func(round int, drops uint64) *runResult {
+		return &runResult{scenario: scenario{Name: "udp-homer", Round: round, Rate: 1000}, Sent: 1000, SendSeconds: 1,
+			UDPDatagrams: 1000 - drops, UDPDrops: drops}
+	}
+	for _, tc := range []struct {
+		name string
+		runs []*runResult
+		want map[string]bool // goal prefix → met
+		text map[string]string
+	}{
+		{"median round decides", []*runResult{homer(1, 0.95, 100), homer(2, 0.80, 90), homer(3, 0.91, 95)},
+			map[string]bool{"TCP, homer": true}, map[string]string{"TCP, homer": "median of 3 rounds (0.950, 0.800, 0.910)"}},
+		{"lower median of two", []*runResult{homer(1, 0.95, 100), homer(2, 0.85, 90)},
+			map[string]bool{"TCP, homer": false}, nil},
+		{"one round", []*runResult{homer(1, 0.92, 100)},
+			map[string]bool{"TCP, homer": true, "hepd CPU": true}, map[string]string{"TCP, homer": "92.0% (0 messages)"}},
+		{"lean against its own round", []*runResult{homer(1, 0.9, 100), lean(1, 210), homer(2, 0.9, 50), lean(2, 90)},
+			map[string]bool{"lean": false}, map[string]string{"lean": "2.10×, 1.80×"}},
+		{"UDP needs every round clean", []*runResult{udp(1, 0), udp(2, 3)},
+			map[string]bool{"UDP": false}, nil},
+		{"UDP clean", []*runResult{udp(1, 0), udp(2, 0)},
+			map[string]bool{"UDP": true}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &report{Runs: tc.runs}
+			found := map[string]target{}
+			for _, tg := range rep.targets() {
+				for p := range tc.want {
+					if strings.HasPrefix(tg.Goal, p) {
+						found[p] = tg
+					}
+				}
+			}
+			for p, met := range tc.want {
+				tg, ok := found[p]
+				if !ok || tg.Met == nil || *tg.Met != met {
+					t.Errorf("%s: got %+v, want met %v", p, tg, met)
+				}
+				if s := tc.text[p]; s != "" && !strings.Contains(tg.Measured, s) {
+					t.Errorf("%s: %q does not say %q", p, tg.Measured, s)
+				}
+			}
+		})
+	}
+}
+
+func TestParseSettings(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want map[string]string
+		err  bool
+	}{
+		{"", map[string]string{}, false},
+		{"shared_buffers=1GB, max_wal_size = 8GB", map[string]string{"shared_buffers": "1GB", "max_wal_size": "8GB"}, false},
+		{"shared_buffers", nil, true},
+		{"=1", nil, true},
+	} {
+		got, err := parseSettings(tc.in)
+		if (err != nil) != tc.err || len(got) != len(tc.want) {
+			t.Errorf("%q: got %v, %v", tc.in, got, err)
+			continue
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("%q: %s = %q, want %q", tc.in, k, got[k], v)
+			}
+		}
+	}
+}
