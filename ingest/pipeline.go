@@ -279,7 +279,7 @@ func captureID(dst []byte, pkt *hep.Packet) []byte {
 	if id&0xffff == 0 && id>>16 != 0 {
 		id >>= 16
 	}
-	return strconv.AppendUint(dst, uint64(id), 10)
+	return appendUint(dst, uint64(id))
 }
 
 // appendProtocolHeader writes the protocol_header object of homer-schema.md
