@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"time"
+
+	"golang.org/x/net/ipv4"
 )
 
 // config is what one run sends and where.
@@ -110,8 +113,18 @@ func send(ctx context.Context, cfg *config) stats {
 	return total
 }
 
+// datagramBatch is how many UDP datagrams go in one sendmmsg.
+const datagramBatch = 64
+
+// queued is one message in a batch, counted once it is written.
+type queued struct {
+	l          label
+	t          table
+	start, end int // in the batch
+}
+
 // sendConn sends the units of connection w.
-func sendConn(ctx context.Context, cfg *config, w int, tokens <-chan struct{}) (done stats) {
+func sendConn(ctx context.Context, cfg *config, w int, tokens <-chan int) (done stats) {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, cfg.transport, cfg.target)
 	if err != nil {
@@ -127,73 +140,117 @@ func sendConn(ctx context.Context, cfg *config, w int, tokens <-chan struct{}) (
 		password: []byte(cfg.password), now: time.Now,
 	}
 	datagrams := cfg.transport != "tcp"
-	var batch []byte
-	var pending stats // in batch, not yet written
+	var (
+		batch []byte
+		q     []queued // the messages in batch
+		pc    *ipv4.PacketConn
+		msgs  []ipv4.Message
+	)
+	if datagrams {
+		// sendmmsg: one system call for many datagrams, so that the
+		// generator, not the kernel entry, sets the pace. ipv4's
+		// WriteBatch works on IPv6 sockets too on Linux.
+		pc = ipv4.NewPacketConn(conn.(*net.UDPConn))
+		msgs = make([]ipv4.Message, datagramBatch)
+		for i := range msgs {
+			msgs[i].Buffers = make([][]byte, 1)
+		}
+	}
+	fail := func(err error) {
+		if done.firstErr == nil {
+			done.firstErr = err
+		}
+	}
+	sent := func(m queued) { done.count(m.l, m.t, m.end-m.start) }
 	flush := func() error {
-		if len(batch) == 0 {
+		defer func() { batch, q = batch[:0], q[:0] }()
+		if len(q) == 0 {
 			return nil
 		}
-		_, err := conn.Write(batch)
-		batch = batch[:0]
-		if err != nil {
-			if done.firstErr == nil {
-				done.firstErr = err
+		if !datagrams {
+			if _, err := conn.Write(batch); err != nil {
+				fail(err)
+				return err
 			}
-		} else {
-			done.add(&pending)
+			for _, m := range q {
+				sent(m)
+			}
+			return nil
 		}
-		pending = stats{}
-		return err
+		for i, m := range q {
+			msgs[i].Buffers[0] = batch[m.start:m.end]
+		}
+		// A datagram write error (e.g. ICMP port unreachable) loses the
+		// one message it was reported for; the rest are sent again.
+		var first error
+		for i := 0; i < len(q); {
+			n, err := pc.WriteBatch(msgs[i:len(q)], 0)
+			n = max(n, 0) // -1 with an error
+			for _, m := range q[i : i+n] {
+				sent(m)
+			}
+			i += n
+			if err != nil || n == 0 {
+				if err == nil {
+					err = errors.New("sendmmsg sent nothing")
+				}
+				fail(err)
+				first = cmp.Or(first, err)
+				i++
+			}
+		}
+		return first
 	}
 
+	have := 0 // tokens taken and not yet used
 	for i := w; i < cfg.units(); i += cfg.conns {
 		u := cfg.unit(i)
 		for m := range u.kind.messages() {
 			if ctx.Err() != nil {
 				return done
 			}
-			if tokens != nil {
+			if tokens != nil && have == 0 {
 				select {
-				case <-tokens:
+				case have = <-tokens:
 				default: // about to wait: send what is batched first
 					if err := flush(); err != nil && !datagrams {
 						return done
 					}
 					select {
-					case <-tokens:
+					case have = <-tokens:
 					case <-ctx.Done():
 						return done
 					}
 				}
 			}
+			have--
 			start := len(batch)
 			var l label
 			batch, l = g.appendMessage(batch, u, m)
-			pending.count(l, tableOf(u.kind), len(batch)-start)
-			if datagrams || len(batch) >= flushAt {
-				// A datagram write error (e.g. ICMP port unreachable) loses
-				// one message; a stream error loses the connection.
+			q = append(q, queued{l, tableOf(u.kind), start, len(batch)})
+			if datagrams && len(q) == datagramBatch || !datagrams && len(batch) >= flushAt {
+				// A stream error loses the connection.
 				if err := flush(); err != nil && !datagrams {
 					return done
 				}
 			}
 		}
 	}
-	if err := flush(); err != nil {
-		return done
-	}
+	flush()
 	return done
 }
 
-// pace returns a channel that yields rate tokens per second, spread over
-// ticks, until ctx is done; nil when rate is 0 (unlimited). Tokens not
-// taken within a few ticks are dropped, so a slow sender does not burst.
-func pace(ctx context.Context, rate int) <-chan struct{} {
+// pace returns a channel that yields tokens, rate per second in total, as
+// counts of at most one tick's worth, until ctx is done; nil when rate is
+// 0 (unlimited). Tokens not taken within a few ticks are dropped, so a slow
+// sender does not burst.
+func pace(ctx context.Context, rate int) <-chan int {
 	if rate <= 0 {
 		return nil
 	}
 	const tick = 5 * time.Millisecond
-	tokens := make(chan struct{}, max(1, 2*rate*int(tick)/int(time.Second)))
+	chunk := max(1, rate*int(tick)/int(time.Second))
+	tokens := make(chan int, 2)
 	go func() {
 		t := time.NewTicker(tick)
 		defer t.Stop()
@@ -201,9 +258,10 @@ func pace(ctx context.Context, rate int) <-chan struct{} {
 		credit := 1.0 // the first message goes at once
 		for {
 			for credit >= 1 {
+				n := min(int(credit), chunk)
 				select {
-				case tokens <- struct{}{}:
-					credit--
+				case tokens <- n:
+					credit -= float64(n)
 				default: // the bucket is full: the senders are slower than rate
 					credit = 0
 				}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"sync"
 	"testing"
 	"time"
@@ -161,19 +162,42 @@ func TestSendDeliversEveryFrameInOrder(t *testing.T) {
 }
 
 func TestSendPacesToRate(t *testing.T) {
-	r, addr := tcpReceiver(t)
-	cfg := config{transport: "tcp", target: addr, conns: 2, rate: 2000, calls: 40, prefix: "pace"} // 280 messages
-	start := time.Now()
+	for _, transport := range []string{"tcp", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			r, addr := tcpReceiver(t)
+			if transport == "udp" {
+				r, addr = udpReceiver(t)
+			}
+			cfg := config{transport: transport, target: addr, conns: 2, rate: 2000, calls: 40, prefix: "pace"} // 280 messages
+			start := time.Now()
+			s := send(context.Background(), &cfg)
+			elapsed := time.Since(start)
+			if s.errors != 0 {
+				t.Fatal(s.firstErr)
+			}
+			// 280 messages at 2000/s take 140 ms, less the few tokens a bucket holds.
+			if elapsed < 110*time.Millisecond || elapsed > 2*time.Second {
+				t.Errorf("sent 280 messages at -rate 2000 in %v, want about 140ms", elapsed)
+			}
+			waitFor(t, r, 280)
+		})
+	}
+}
+
+// TestSendUDPToClosedPort: the refusals the kernel reports (ICMP port
+// unreachable) are counted, and every message is either sent or an error.
+func TestSendUDPToClosedPort(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	cfg := config{transport: "udp", target: addr, conns: 1, calls: 100, prefix: "closed"} // 700 messages
 	s := send(context.Background(), &cfg)
-	elapsed := time.Since(start)
-	if s.errors != 0 {
-		t.Fatal(s.firstErr)
+	if s.total+s.errors != 700 || s.errors == 0 || !errors.Is(s.firstErr, syscall.ECONNREFUSED) {
+		t.Errorf("sent %d, %d errors (%v); want 700 in all, some refused", s.total, s.errors, s.firstErr)
 	}
-	// 280 messages at 2000/s take 140 ms, less the few tokens a bucket holds.
-	if elapsed < 110*time.Millisecond || elapsed > 2*time.Second {
-		t.Errorf("sent 280 messages at -rate 2000 in %v, want about 140ms", elapsed)
-	}
-	waitFor(t, r, 280)
 }
 
 func TestSendCountsUnsentMessagesAsErrors(t *testing.T) {
