@@ -10,8 +10,8 @@ import (
 	"io"
 	"net"
 	"strings"
-	"syscall"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
