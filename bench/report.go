@@ -207,27 +207,29 @@ func (rep *report) markdown() string {
 		"Ceiling: the same rows, read back and written again by bare pgx CopyFrom with the same batch size, connections and synchronous_commit, into the same truncated tables and indexes. " +
 		"CPU: hepd's own utime+stime; PostgreSQL's summed over the postmaster and all its children (exited backends through cutime/cstime), per million rows. " +
 		"Latency: per row, from hepd's Store.Add (in the socket read that received it) to its COPY commit. " +
-		"Spilled: rows that went through hepd's disk spool because the database could not keep up; the ceiling then gets one more connection, as hepd's spool replayer is one.\n\n")
-	b.WriteString("| scenario | transport | profile | batch | writers | sync commit | rate sent | stored | stored/s | ceiling rows/s | ratio | hepd CPU-s/M | PG CPU-s/M | ceiling PG CPU-s/M | hepd/PG CPU | hepgen CPU-s | peak RSS MiB | p50 ms | p99 ms | max ms | spilled | UDP drops | load |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		"Spilled: rows that went through hepd's disk spool because the database could not keep up; the ceiling then gets one more connection, as hepd's spool replayer is one. " +
+		"Autovacuum: vacuums and analyzes of the SIP tables finished during the phase, or busy at its end; autovacuum wakes once a minute per database, so it may land in one phase and not the other.\n\n")
+	b.WriteString("| scenario | transport | profile | batch | writers | sync commit | rate sent | stored | stored/s | ceiling rows/s | ratio | hepd CPU-s/M | PG CPU-s/M | ceiling PG CPU-s/M | hepd/PG CPU | hepgen CPU-s | peak RSS MiB | p50 ms | p99 ms | max ms | spilled | UDP drops | autovacuum (ceiling) | load |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	several := slices.ContainsFunc(rep.Runs, func(r *runResult) bool { return r.Round > 1 })
 	for _, r := range rep.Runs {
 		name := r.Name
 		if several {
 			name = fmt.Sprintf("%s, round %d", r.Name, r.Round)
 		}
-		ceil, ratio, cpg := "–", "–", "–"
+		ceil, ratio, cpg, av := "–", "–", "–", fmt.Sprint(r.Autovacuums)
 		if r.CeilingRate > 0 {
 			ceil, ratio, cpg = fmt.Sprintf("%.0f", r.CeilingRate), fmt.Sprintf("%.3f", r.Ratio), fmt.Sprintf("%.1f", r.CeilingPGCPUPerM)
+			av += fmt.Sprintf(" (%d)", r.CeilingAutovacuums)
 		}
 		drops := "–"
 		if r.Transport == "udp" {
 			drops = fmt.Sprintf("%d (of %d sent, %d received)", r.UDPDrops, r.Sent, r.UDPDatagrams)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %v | %s | %d | %.0f | %s | %s | %.2f | %.1f | %s | %.1f%% | %.1f | %.0f | %.0f | %.0f | %.0f | %d | %s | %.1f→%.1f |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %v | %s | %d | %.0f | %s | %s | %.2f | %.1f | %s | %.1f%% | %.1f | %.0f | %.0f | %.0f | %.0f | %d | %s | %s | %.1f→%.1f |\n",
 			name, r.Transport, r.Profile, r.BatchRows, r.Writers, r.SyncCommit, rateString(r.Rate), r.Stored, r.StoredRate,
 			ceil, ratio, r.HepdCPUPerM, r.PGCPUPerM, cpg, 100*r.HepdCPUPerM/r.PGCPUPerM, r.HepgenCPU, r.HepdPeakRSSMB,
-			r.LatencyP50ms, r.LatencyP99ms, r.LatencyMaxms, r.Spilled, drops, r.Load1Start, r.Load1End)
+			r.LatencyP50ms, r.LatencyP99ms, r.LatencyMaxms, r.Spilled, drops, av, r.Load1Start, r.Load1End)
 	}
 	if len(rep.Micro) > 0 {
 		b.WriteString("\n## Micro benchmarks\n\n| package | benchmark | ns/op | B/op | allocs/op | other |\n|---|---|---|---|---|---|\n")

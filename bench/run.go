@@ -132,14 +132,16 @@ type runResult struct {
 	UDPDatagrams  uint64  `json:"udp_datagrams,omitempty"`
 	UDPDrops      uint64  `json:"udp_socket_drops"`
 	UDPRecvRate   float64 `json:"udp_received_per_s,omitempty"`
+	Autovacuums   int     `json:"autovacuums"` // autovacuum runs on the SIP tables during the phase (finished, or busy at its end)
 	Load1Start    float64 `json:"load1_start"`
 	Load1End      float64 `json:"load1_end"`
 
-	CeilingRows      int     `json:"ceiling_rows,omitempty"`
-	CeilingSeconds   float64 `json:"ceiling_seconds,omitempty"`
-	CeilingRate      float64 `json:"ceiling_rows_per_s,omitempty"`
-	CeilingPGCPUPerM float64 `json:"ceiling_pg_cpu_s_per_million,omitempty"`
-	Ratio            float64 `json:"ratio_to_ceiling,omitempty"`
+	CeilingRows        int     `json:"ceiling_rows,omitempty"`
+	CeilingSeconds     float64 `json:"ceiling_seconds,omitempty"`
+	CeilingRate        float64 `json:"ceiling_rows_per_s,omitempty"`
+	CeilingPGCPUPerM   float64 `json:"ceiling_pg_cpu_s_per_million,omitempty"`
+	CeilingAutovacuums int     `json:"ceiling_autovacuums,omitempty"`
+	Ratio              float64 `json:"ratio_to_ceiling,omitempty"`
 }
 
 func (r *runResult) summary() string {
@@ -152,7 +154,8 @@ func (r *runResult) summary() string {
 		s += fmt.Sprintf("; UDP: %d datagrams received (%.0f/s), %d socket drops", r.UDPDatagrams, r.UDPRecvRate, r.UDPDrops)
 	}
 	if r.CeilingRate > 0 {
-		s += fmt.Sprintf("; ceiling %.0f rows/s (PostgreSQL %.2f CPU-s/M), ratio %.3f", r.CeilingRate, r.CeilingPGCPUPerM, r.Ratio)
+		s += fmt.Sprintf("; ceiling %.0f rows/s (PostgreSQL %.2f CPU-s/M), ratio %.3f; autovacuum runs %d, in the ceiling %d",
+			r.CeilingRate, r.CeilingPGCPUPerM, r.Ratio, r.Autovacuums, r.CeilingAutovacuums)
 	}
 	return s
 }
@@ -232,6 +235,10 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, profile bool) (*ru
 	planned := 7*calls + 4*regs + 2*opts
 
 	r.Load1Start = loadAvg()
+	av0, err := autovacuumRuns(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
 	hepd0, pg0, err := b.cpuSnapshot(h.pid())
 	if err != nil {
 		return nil, err
@@ -313,6 +320,10 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, profile bool) (*ru
 		}
 	}
 	r.Load1End = loadAvg()
+	if r.Autovacuums, err = autovacuumRuns(ctx, conn); err != nil {
+		return nil, err
+	}
+	r.Autovacuums -= av0
 	r.Sent, r.SendSeconds = gres.Total, gres.Seconds
 	r.Seconds = end.Sub(start).Seconds()
 	r.HepdCPU, r.PGCPU, r.HepgenCPU = b.seconds(hepd1-hepd0), b.seconds(pg1-pg0), gres.cpu.Seconds()
@@ -364,6 +375,21 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, profile bool) (*ru
 	return r, nil
 }
 
+// autovacuumRuns counts autovacuum's work on the SIP partitions: the
+// vacuums and analyzes finished so far, plus the workers busy in this
+// database now. Autovacuum wakes once a minute per database, so it may land
+// in one phase and not the other; the report shows where it did.
+func autovacuumRuns(ctx context.Context, conn *pgx.Conn) (int, error) {
+	var n int
+	err := conn.QueryRow(ctx, `SELECT
+		(SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0)::int FROM pg_stat_all_tables WHERE relname LIKE 'hep\_proto\_1\_%')
+		+ (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND datname = current_database())`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("autovacuum runs: %w", err)
+	}
+	return n, nil
+}
+
 func countRows(ctx context.Context, conn *pgx.Conn) (int64, error) {
 	var total int64
 	for _, t := range sipTables {
@@ -398,6 +424,10 @@ func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scen
 	if !sc.SyncCommit {
 		cfg.RuntimeParams["synchronous_commit"] = "off"
 	}
+	av0, err := autovacuumRuns(ctx, conn)
+	if err != nil {
+		return err
+	}
 	_, pg0, err := b.cpuSnapshot(0)
 	if err != nil {
 		return err
@@ -417,6 +447,10 @@ func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scen
 	if err != nil {
 		return err
 	}
+	if r.CeilingAutovacuums, err = autovacuumRuns(ctx, conn); err != nil {
+		return err
+	}
+	r.CeilingAutovacuums -= av0
 	stored, err := countRows(ctx, conn)
 	if err != nil {
 		return err

@@ -215,33 +215,11 @@ func appendJSONAddr(dst []byte, ip netip.Addr) []byte {
 	return append(dst, '"')
 }
 
-// asciiNoNUL reports whether b is ASCII without NUL, eight bytes at a
-// time: SIP is nearly always that, and one pass is cheaper than the two
-// (UTF-8, then NUL) the general check takes.
-func asciiNoNUL(b []byte) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		// A high bit set, or a zero byte (which borrows into its own
-		// high bit when lo is subtracted).
-		if (w|(w-lo)&^w)&hi != 0 {
-			return false
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] == 0 || b[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
 // cleanText returns b as valid UTF-8 without NUL bytes, which is what a
 // PostgreSQL text column takes. The common case, already clean, costs one
 // scan and no copy; otherwise the cleaned bytes are appended to scratch.
 func cleanText(b []byte, scratch []byte) (clean, newScratch []byte) {
-	if asciiNoNUL(b) || utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 {
+	if utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 {
 		return b, scratch
 	}
 	start := len(scratch)

@@ -112,36 +112,3 @@ func TestAppendJSONAddr(t *testing.T) {
 		}
 	}
 }
-
-// TestASCIINoNUL compares the word-at-a-time check with a byte loop, with
-// the NUL and the first non-ASCII byte at every position of every length
-// up to three words.
-func TestASCIINoNUL(t *testing.T) {
-	ref := func(b []byte) bool {
-		for _, c := range b {
-			if c == 0 || c >= 0x80 {
-				return false
-			}
-		}
-		return true
-	}
-	for n := 0; n <= 24; n++ {
-		for pos := -1; pos < n; pos++ {
-			for _, bad := range []byte{0, 0x80, 0xff, 0x01, 0x7f} {
-				b := bytes.Repeat([]byte{'a'}, n)
-				if pos >= 0 {
-					b[pos] = bad
-				}
-				if got, want := asciiNoNUL(b), ref(b); got != want {
-					t.Errorf("asciiNoNUL(%q) = %v, want %v", b, got, want)
-				}
-			}
-		}
-	}
-	// Bytes next to a NUL or a high byte must not hide or fake one.
-	for _, b := range [][]byte{[]byte("\x01\x00\x01\x01\x01\x01\x01\x01"), []byte("\x00\x80\x00\x00\x00\x00\x00\x00"), []byte("\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f")} {
-		if got, want := asciiNoNUL(b), ref(b); got != want {
-			t.Errorf("asciiNoNUL(%q) = %v, want %v", b, got, want)
-		}
-	}
-}

@@ -18,14 +18,14 @@
 // spool (Config.SpoolDir, package spool) and the next batches follow it there
 // without trying the database, until a write succeeds again. A replayer
 // writes the spool back in order over its own connection while new batches
-// keep flowing. While MaxPending rows wait in memory, the newest sealed
-// batches also spill to the spool rather than block Add. Without a spool, or
-// with a full one, batches stay in memory and are retried with backoff; Add
-// blocks at MaxPending.
+// keep flowing. While MaxPending rows wait in memory, AddUnpausable (for
+// readers that cannot wait, UDP) spills the newest sealed batches to the
+// spool, and Add blocks. Without a spool, or with a full one, batches stay
+// in memory and are retried with backoff, and both block at MaxPending.
 //
 // Each COPY commits in one transaction with the writer's row in
-// hepd_progress; after a connection lost during COMMIT the row tells whether
-// the batch is in, so no batch is written twice. Replayed batches record
+// hepd_progress, sent as one query; after a connection lost before the
+// answer the row tells whether the batch is in, so no batch is written twice. Replayed batches record
 // their spool position there the same way.
 //
 // When a COPY fails because of the data (invalid JSON, invalid UTF-8, a NUL
