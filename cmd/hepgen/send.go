@@ -242,15 +242,16 @@ func sendConn(ctx context.Context, cfg *config, w int, tokens <-chan int) (done 
 
 // pace returns a channel that yields tokens, rate per second in total, as
 // counts of at most one tick's worth, until ctx is done; nil when rate is
-// 0 (unlimited). Tokens not taken within a few ticks are dropped, so a slow
-// sender does not burst.
+// 0 (unlimited). Tokens not taken within four ticks (20 ms) are dropped, so
+// a slow sender does not burst, while one the scheduler held back for a few
+// milliseconds still catches up with the rate.
 func pace(ctx context.Context, rate int) <-chan int {
 	if rate <= 0 {
 		return nil
 	}
 	const tick = 5 * time.Millisecond
 	chunk := max(1, rate*int(tick)/int(time.Second))
-	tokens := make(chan int, 2)
+	tokens := make(chan int, 4)
 	go func() {
 		t := time.NewTicker(tick)
 		defer t.Stop()
