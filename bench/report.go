@@ -204,7 +204,7 @@ func (rep *report) markdown() string {
 	}
 
 	b.WriteString("\n## Scenarios\n\nStored rate: messages counted in the database ÷ (first message sent → last row committed). " +
-		"Ceiling: the same rows, read back and written again by bare pgx CopyFrom with the same batch size, connections and synchronous_commit, into the same truncated tables and indexes. " +
+		"Ceiling: the same rows, read back and written again by bare pgx CopyFrom with the same batch size, connections and synchronous_commit, into the same truncated tables and indexes, right after hepd's phase; from the second round on also right before it, with the previous round's rows, and the ceiling is then both phases' rows over both phases' time (each side's rate in brackets): the machine's speed drifts between minutes. " +
 		"CPU: hepd's own utime+stime; PostgreSQL's summed over the postmaster and all its children (exited backends through cutime/cstime), per million rows. " +
 		"Latency: per row, from hepd's Store.Add (in the socket read that received it) to its COPY commit. " +
 		"Spilled: rows that went through hepd's disk spool because the database could not keep up; the ceiling then gets one more connection, as hepd's spool replayer is one. " +
@@ -219,7 +219,7 @@ func (rep *report) markdown() string {
 		}
 		ceil, ratio, cpg, av := "–", "–", "–", fmt.Sprint(r.Autovacuums)
 		if r.CeilingRate > 0 {
-			ceil, ratio, cpg = fmt.Sprintf("%.0f", r.CeilingRate), fmt.Sprintf("%.3f", r.Ratio), fmt.Sprintf("%.1f", r.CeilingPGCPUPerM)
+			ceil, ratio, cpg = fmt.Sprintf("%.0f%s", r.CeilingRate, r.ceilingSides()), fmt.Sprintf("%.3f", r.Ratio), fmt.Sprintf("%.1f", r.CeilingPGCPUPerM)
 			av += fmt.Sprintf(" (%d)", r.CeilingAutovacuums)
 		}
 		drops := "–"

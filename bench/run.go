@@ -38,6 +38,17 @@ type bench struct {
 	started      time.Time
 	profileFile  string
 	profileTop   string
+
+	// prev holds, per scenario, the rows its last round stored and how
+	// many sessions wrote them: the next round writes them as its ceiling
+	// before hepd's phase.
+	prev map[string]ceilingData
+}
+
+type ceilingData struct {
+	rows     []ceilRows
+	n        int
+	sessions int
 }
 
 func newBench(ctx context.Context, root string, o options, stderr io.Writer) (*bench, error) {
@@ -142,6 +153,10 @@ type runResult struct {
 	CeilingPGCPUPerM   float64 `json:"ceiling_pg_cpu_s_per_million,omitempty"`
 	CeilingAutovacuums int     `json:"ceiling_autovacuums,omitempty"`
 	Ratio              float64 `json:"ratio_to_ceiling,omitempty"`
+	// The ceiling phases the figures above sum: before hepd's phase (the
+	// previous round's rows; absent in the first round) and after it.
+	CeilingBefore *ceilingPhase `json:"ceiling_before,omitempty"`
+	CeilingAfter  *ceilingPhase `json:"ceiling_after,omitempty"`
 }
 
 func (r *runResult) summary() string {
@@ -154,10 +169,19 @@ func (r *runResult) summary() string {
 		s += fmt.Sprintf("; UDP: %d datagrams received (%.0f/s), %d socket drops", r.UDPDatagrams, r.UDPRecvRate, r.UDPDrops)
 	}
 	if r.CeilingRate > 0 {
-		s += fmt.Sprintf("; ceiling %.0f rows/s (PostgreSQL %.2f CPU-s/M), ratio %.3f; autovacuum runs %d, in the ceiling %d",
-			r.CeilingRate, r.CeilingPGCPUPerM, r.Ratio, r.Autovacuums, r.CeilingAutovacuums)
+		s += fmt.Sprintf("; ceiling %.0f rows/s%s (PostgreSQL %.2f CPU-s/M), ratio %.3f; autovacuum runs %d, in the ceiling %d",
+			r.CeilingRate, r.ceilingSides(), r.CeilingPGCPUPerM, r.Ratio, r.Autovacuums, r.CeilingAutovacuums)
 	}
 	return s
+}
+
+// ceilingSides shows the ceiling's rate before and after hepd's phase, when
+// it ran on both sides.
+func (r *runResult) ceilingSides() string {
+	if r.CeilingBefore == nil || r.CeilingAfter == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (%.0f before, %.0f after)", r.CeilingBefore.Rate, r.CeilingAfter.Rate)
 }
 
 func (b *bench) cpuSnapshot(hepdPID int) (hepd, pg uint64, err error) {
@@ -223,8 +247,21 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, profile bool) (*ru
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	// Start every phase from a clean checkpoint, so one phase's dirty
-	// buffers are not written during the next one.
+	// The machine's speed drifts from minute to minute (it is shared), so
+	// the ceiling runs on both sides of hepd's phase when there are rows
+	// to write: before it, those of the previous round.
+	if p, ok := b.prev[sc.Name]; ok && sc.Ceiling {
+		ph, err := b.ceilingPhase(ctx, conn, dsn, sc, p)
+		if err != nil {
+			return nil, err
+		}
+		r.CeilingBefore = &ph
+	}
+	// Start every phase from empty tables and a clean checkpoint, so one
+	// phase's dirty buffers are not written during the next one.
+	if _, err := conn.Exec(ctx, "TRUNCATE "+strings.Join(sipTables, ", ")); err != nil {
+		return nil, err
+	}
 	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
 		return nil, err
 	}
@@ -402,23 +439,28 @@ func countRows(ctx context.Context, conn *pgx.Conn) (int64, error) {
 	return total, nil
 }
 
-// ceiling writes the rows hepd stored again, with bare CopyFrom, into the
-// same (truncated) tables and indexes, with the scenario's batch size,
-// connection count and synchronous_commit.
-func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scenario, r *runResult) error {
-	data, n, err := loadRows(ctx, conn, sipTables)
-	if err != nil {
-		return err
-	}
+// ceilingPhase is one run of the ceiling: the rows of d written again with
+// bare CopyFrom into the same (truncated) tables and indexes, with the
+// scenario's batch size and synchronous_commit, on d's number of sessions.
+type ceilingPhase struct {
+	Rows        int     `json:"rows"`
+	Seconds     float64 `json:"seconds"`
+	Rate        float64 `json:"rows_per_s"`
+	PGCPUPerM   float64 `json:"pg_cpu_s_per_million"`
+	Autovacuums int     `json:"autovacuums"`
+}
+
+func (b *bench) ceilingPhase(ctx context.Context, conn *pgx.Conn, dsn string, sc scenario, d ceilingData) (ceilingPhase, error) {
+	var ph ceilingPhase
 	if _, err := conn.Exec(ctx, "TRUNCATE "+strings.Join(sipTables, ", ")); err != nil {
-		return err
+		return ph, err
 	}
 	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
-		return err
+		return ph, err
 	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return err
+		return ph, err
 	}
 	cfg.RuntimeParams["application_name"] = "bench-ceiling"
 	if !sc.SyncCommit {
@@ -426,42 +468,79 @@ func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scen
 	}
 	av0, err := autovacuumRuns(ctx, conn)
 	if err != nil {
-		return err
+		return ph, err
 	}
 	_, pg0, err := b.cpuSnapshot(0)
+	if err != nil {
+		return ph, err
+	}
+	b.logf("   ceiling: %d rows, batches of %d, %d connections", d.n, sc.BatchRows, d.sessions)
+	el, err := ceilingRun(ctx, cfg, d.rows, sc.BatchRows, d.sessions)
+	if err != nil {
+		return ph, err
+	}
+	_, pg1, err := b.cpuSnapshot(0)
+	if err != nil {
+		return ph, err
+	}
+	if ph.Autovacuums, err = autovacuumRuns(ctx, conn); err != nil {
+		return ph, err
+	}
+	ph.Autovacuums -= av0
+	stored, err := countRows(ctx, conn)
+	if err != nil {
+		return ph, err
+	}
+	if stored != int64(d.n) {
+		return ph, fmt.Errorf("ceiling: the database holds %d rows, %d were written", stored, d.n)
+	}
+	ph.Rows, ph.Seconds = d.n, el.Seconds()
+	ph.Rate = float64(d.n) / el.Seconds()
+	ph.PGCPUPerM = b.seconds(pg1-pg0) / float64(d.n) * 1e6
+	return ph, nil
+}
+
+// ceiling writes the rows hepd stored again (the ceiling after hepd's
+// phase) and sets the ratio: hepd's rate against all the rows of the
+// ceiling phases on both sides of it over their time, or against the one
+// after when there was none before. The rows are kept for the next round.
+func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scenario, r *runResult) error {
+	rows, n, err := loadRows(ctx, conn, sipTables)
 	if err != nil {
 		return err
 	}
 	// As many sessions as hepd used: its writers, and its spool's
 	// replayer when batches went through the spool.
-	sessions := sc.Writers
+	d := ceilingData{rows: rows, n: n, sessions: sc.Writers}
 	if r.Spilled > 0 {
-		sessions++
+		d.sessions++
 	}
-	b.logf("   ceiling: %d rows, batches of %d, %d connections", n, sc.BatchRows, sessions)
-	el, err := ceilingRun(ctx, cfg, data, sc.BatchRows, sessions)
+	after, err := b.ceilingPhase(ctx, conn, dsn, sc, d)
 	if err != nil {
 		return err
 	}
-	_, pg1, err := b.cpuSnapshot(0)
-	if err != nil {
-		return err
+	r.CeilingAfter = &after
+	phases := []*ceilingPhase{&after}
+	if r.CeilingBefore != nil {
+		phases = append(phases, r.CeilingBefore)
 	}
-	if r.CeilingAutovacuums, err = autovacuumRuns(ctx, conn); err != nil {
-		return err
+	var rowsAll int
+	var secs, cpu float64
+	r.CeilingAutovacuums = 0
+	for _, ph := range phases {
+		rowsAll += ph.Rows
+		secs += ph.Seconds
+		cpu += ph.PGCPUPerM * float64(ph.Rows)
+		r.CeilingAutovacuums += ph.Autovacuums
 	}
-	r.CeilingAutovacuums -= av0
-	stored, err := countRows(ctx, conn)
-	if err != nil {
-		return err
-	}
-	if stored != int64(n) {
-		return fmt.Errorf("ceiling: the database holds %d rows, %d were written", stored, n)
-	}
-	r.CeilingRows, r.CeilingSeconds = n, el.Seconds()
-	r.CeilingRate = float64(n) / el.Seconds()
-	r.CeilingPGCPUPerM = b.seconds(pg1-pg0) / float64(n) * 1e6
+	r.CeilingRows, r.CeilingSeconds = rowsAll, secs
+	r.CeilingRate = float64(rowsAll) / secs
+	r.CeilingPGCPUPerM = cpu / float64(rowsAll)
 	r.Ratio = r.StoredRate / r.CeilingRate
+	if b.prev == nil {
+		b.prev = map[string]ceilingData{}
+	}
+	b.prev[sc.Name] = d
 	return nil
 }
 
