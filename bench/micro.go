@@ -25,7 +25,9 @@ var (
 )
 
 func runMicro(ctx context.Context, root, benchtime string) ([]microBench, error) {
-	args := append([]string{"test", "-run", "^$", "-bench", microRegexp, "-benchmem", "-benchtime", benchtime, "-count", "1"}, microPackages...)
+	// -p 1: one package's benchmarks at a time, or go test runs as many
+	// test binaries side by side as there are cores.
+	args := append([]string{"test", "-p", "1", "-run", "^$", "-bench", microRegexp, "-benchmem", "-benchtime", benchtime, "-count", "1"}, microPackages...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
