@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -189,6 +190,31 @@ func (c *copyReader) Read(p []byte) (int, error) {
 		n += k
 	}
 	return n, nil
+}
+
+// copyAttempt hands one CopyFrom call its rows. pgconn reads them on a
+// goroutine of its own, which it does not wait for when the connection
+// fails mid-COPY: end cuts that goroutine off (its next Read finds nothing)
+// and returns once no Read is running, so the batch may be reused or reset
+// and the writer's copyReader handed to the next attempt.
+type copyAttempt struct {
+	mu  sync.Mutex
+	src *copyReader
+}
+
+func (a *copyAttempt) Read(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.src == nil {
+		return 0, io.EOF
+	}
+	return a.src.Read(p)
+}
+
+func (a *copyAttempt) end() {
+	a.mu.Lock()
+	a.src = nil
+	a.mu.Unlock()
 }
 
 // nextPart moves to the next piece; false at the end of the stream.

@@ -206,7 +206,10 @@ func (w *writer) copyTx(b *batch, sel []int32, m mark) (unknown bool, err error)
 	w.sql = append(w.sql, "; "...)
 	w.sql = appendMarkSQL(w.sql, m)
 	w.sql = append(w.sql, "; COMMIT"...)
-	if _, err := w.conn.PgConn().CopyFrom(w.ctx, w.src.reset(b, sel), string(w.sql)); err != nil {
+	att := &copyAttempt{src: w.src.reset(b, sel)}
+	_, err = w.conn.PgConn().CopyFrom(w.ctx, att, string(w.sql))
+	att.end()
+	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) {
 			// The server answered: whichever statement failed, the
