@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -66,13 +67,29 @@ type hepdProc struct {
 	err   error
 }
 
-// freeHEPPort finds a loopback port free for both TCP and UDP.
+// freeHEPPort finds a loopback port free for both TCP and UDP, below the
+// kernel's ephemeral range: a port the kernel hands out (":0") may be given
+// to another test's outgoing connection between our check and hepd's bind,
+// while one below the range is only ever taken by explicit binds.
 func freeHEPPort(t *testing.T) netip.AddrPort {
 	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				lo = n
+			}
+		}
+	}
+	const from = 10000
+	for range 200 {
+		port := 0 // the kernel's choice, when the range leaves no room below it
+		if lo > from+1000 {
+			port = from + rand.IntN(lo-from)
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
 		ap := ln.Addr().(*net.TCPAddr).AddrPort()
 		uc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
