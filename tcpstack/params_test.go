@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hepd/hepd/internal/testnet"
 	"golang.org/x/sys/unix"
 )
 
@@ -566,12 +567,11 @@ func TestConnectionMatch(t *testing.T) {
 
 // freePort returns a loopback address with a port nothing listens on now.
 func freePort() netip.AddrPort {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ap, err := testnet.FreePort(false)
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return netip.MustParseAddrPort(l.Addr().String())
+	return ap
 }
 
 // v2 builds a PROXY protocol v2 header.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hepd/hepd/internal/testnet"
 	"github.com/hepd/hepd/store/pgtest"
 	"github.com/jackc/pgx/v5"
 )
@@ -67,40 +67,14 @@ type hepdProc struct {
 	err   error
 }
 
-// freeHEPPort finds a loopback port free for both TCP and UDP, below the
-// kernel's ephemeral range: a port the kernel hands out (":0") may be given
-// to another test's outgoing connection between our check and hepd's bind,
-// while one below the range is only ever taken by explicit binds.
+// freeHEPPort finds a loopback port free for both TCP and UDP.
 func freeHEPPort(t *testing.T) netip.AddrPort {
 	t.Helper()
-	lo := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				lo = n
-			}
-		}
+	ap, err := testnet.FreePort(true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	const from = 10000
-	for range 200 {
-		port := 0 // the kernel's choice, when the range leaves no room below it
-		if lo > from+1000 {
-			port = from + rand.IntN(lo-from)
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		ap := ln.Addr().(*net.TCPAddr).AddrPort()
-		uc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
-		ln.Close()
-		if err == nil {
-			uc.Close()
-			return ap
-		}
-	}
-	t.Fatal("no free port for TCP and UDP")
-	return netip.AddrPort{}
+	return ap
 }
 
 // startHepd runs the hepd binary with env on top of a test configuration
