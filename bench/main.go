@@ -137,7 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	rep.Finished = time.Now().UTC()
-	rep.Profile, rep.PprofTop = b.profileFile, b.profileTop
+	rep.Profile, rep.PprofTop, rep.Profiled = b.profileFile, b.profileTop, profiled
 	md, js, err := rep.write(filepath.Join(root, o.out))
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ type report struct {
 	Targets  []target       `json:"targets"`
 	Profile  string         `json:"hepd_cpu_profile,omitempty"`
 	PprofTop string         `json:"hepd_pprof_top,omitempty"`
+	Profiled string         `json:"hepd_profiled_scenario,omitempty"`
 }
 
 // target is one goal of the performance issue and what this run measured.
@@ -245,7 +246,7 @@ func (rep *report) markdown() string {
 		}
 	}
 	if rep.PprofTop != "" {
-		fmt.Fprintf(&b, "\n## hepd CPU profile (first scenario)\n\n`%s`\n\n```\n%s```\n", rep.Profile, rep.PprofTop)
+		fmt.Fprintf(&b, "\n## hepd CPU profile (%s, round 1)\n\n`%s`\n\n```\n%s```\n", rep.Profiled, rep.Profile, rep.PprofTop)
 	}
 	return b.String()
 }

@@ -526,7 +526,6 @@ func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scen
 	}
 	var rowsAll int
 	var secs, cpu float64
-	r.CeilingAutovacuums = 0
 	for _, ph := range phases {
 		rowsAll += ph.Rows
 		secs += ph.Seconds
