@@ -31,13 +31,12 @@ var ceilColumns = []string{"sid", "create_date", "protocol_header", "data_header
 
 // loadRows reads back every row hepd stored in the SIP tables: the ceiling
 // writes exactly these rows again.
-func loadRows(ctx context.Context, conn *pgx.Conn, tables []string) ([]ceilRows, int, error) {
+func loadRows(ctx context.Context, conn *pgx.Conn, tables []string) ([]ceilRows, error) {
 	var out []ceilRows
-	total := 0
 	for _, t := range tables {
 		rows, err := conn.Query(ctx, "SELECT sid, create_date, protocol_header::text, data_header::text, raw FROM "+pgx.Identifier{t}.Sanitize())
 		if err != nil {
-			return nil, 0, fmt.Errorf("read %s: %w", t, err)
+			return nil, fmt.Errorf("read %s: %w", t, err)
 		}
 		cr := ceilRows{table: t}
 		for rows.Next() {
@@ -46,7 +45,7 @@ func loadRows(ctx context.Context, conn *pgx.Conn, tables []string) ([]ceilRows,
 			var ts time.Time
 			if err := rows.Scan(nil, &ts, nil, nil, nil); err != nil {
 				rows.Close()
-				return nil, 0, fmt.Errorf("read %s: %w", t, err)
+				return nil, fmt.Errorf("read %s: %w", t, err)
 			}
 			v := rows.RawValues()
 			var r ceilRef
@@ -62,12 +61,11 @@ func loadRows(ctx context.Context, conn *pgx.Conn, tables []string) ([]ceilRows,
 			cr.rows = append(cr.rows, r)
 		}
 		if err := rows.Err(); err != nil {
-			return nil, 0, fmt.Errorf("read %s: %w", t, err)
+			return nil, fmt.Errorf("read %s: %w", t, err)
 		}
-		total += len(cr.rows)
 		out = append(out, cr)
 	}
-	return out, total, nil
+	return out, nil
 }
 
 // ceilSource feeds CopyFrom rows [lo, hi) of a table, reusing its values as

@@ -47,8 +47,16 @@ type bench struct {
 
 type ceilingData struct {
 	rows     []ceilRows
-	n        int
 	sessions int
+}
+
+// count is how many rows d holds.
+func (d ceilingData) count() int {
+	n := 0
+	for _, t := range d.rows {
+		n += len(t.rows)
+	}
+	return n
 }
 
 func newBench(ctx context.Context, root string, o options, stderr io.Writer) (*bench, error) {
@@ -452,6 +460,7 @@ type ceilingPhase struct {
 
 func (b *bench) ceilingPhase(ctx context.Context, conn *pgx.Conn, dsn string, sc scenario, d ceilingData) (ceilingPhase, error) {
 	var ph ceilingPhase
+	n := d.count()
 	if _, err := conn.Exec(ctx, "TRUNCATE "+strings.Join(sipTables, ", ")); err != nil {
 		return ph, err
 	}
@@ -474,7 +483,7 @@ func (b *bench) ceilingPhase(ctx context.Context, conn *pgx.Conn, dsn string, sc
 	if err != nil {
 		return ph, err
 	}
-	b.logf("   ceiling: %d rows, batches of %d, %d connections", d.n, sc.BatchRows, d.sessions)
+	b.logf("   ceiling: %d rows, batches of %d, %d connections", n, sc.BatchRows, d.sessions)
 	el, err := ceilingRun(ctx, cfg, d.rows, sc.BatchRows, d.sessions)
 	if err != nil {
 		return ph, err
@@ -491,12 +500,12 @@ func (b *bench) ceilingPhase(ctx context.Context, conn *pgx.Conn, dsn string, sc
 	if err != nil {
 		return ph, err
 	}
-	if stored != int64(d.n) {
-		return ph, fmt.Errorf("ceiling: the database holds %d rows, %d were written", stored, d.n)
+	if stored != int64(n) {
+		return ph, fmt.Errorf("ceiling: the database holds %d rows, %d were written", stored, n)
 	}
-	ph.Rows, ph.Seconds = d.n, el.Seconds()
-	ph.Rate = float64(d.n) / el.Seconds()
-	ph.PGCPUPerM = b.seconds(pg1-pg0) / float64(d.n) * 1e6
+	ph.Rows, ph.Seconds = n, el.Seconds()
+	ph.Rate = float64(n) / el.Seconds()
+	ph.PGCPUPerM = b.seconds(pg1-pg0) / float64(n) * 1e6
 	return ph, nil
 }
 
@@ -505,13 +514,13 @@ func (b *bench) ceilingPhase(ctx context.Context, conn *pgx.Conn, dsn string, sc
 // ceiling phases on both sides of it over their time, or against the one
 // after when there was none before. The rows are kept for the next round.
 func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scenario, r *runResult) error {
-	rows, n, err := loadRows(ctx, conn, sipTables)
+	rows, err := loadRows(ctx, conn, sipTables)
 	if err != nil {
 		return err
 	}
 	// As many sessions as hepd used: its writers, and its spool's
 	// replayer when batches went through the spool.
-	d := ceilingData{rows: rows, n: n, sessions: sc.Writers}
+	d := ceilingData{rows: rows, sessions: sc.Writers}
 	if r.Spilled > 0 {
 		d.sessions++
 	}

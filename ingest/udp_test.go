@@ -25,11 +25,10 @@ import (
 // late (they are delivered by a softirq, not within the sender's write).
 var udpTestOptions = UDPOptions{Drain: time.Second}
 
-// drainUDP opens a UDP source for p with o, sends each datagram to it from
-// one socket, then runs the source with its context already ended: it reads
-// what is queued and returns. It returns the source and the sending socket's
-// address.
-func drainUDP(t *testing.T, p *Pipeline, o UDPOptions, datagrams ...[]byte) (*UDPSource, *net.UDPAddr) {
+// sendUDP opens a UDP source for p with o and sends each datagram to it
+// from one socket, without reading. It returns the source and the sending
+// socket's address.
+func sendUDP(t *testing.T, p *Pipeline, o UDPOptions, datagrams ...[]byte) (*UDPSource, *net.UDPAddr) {
 	t.Helper()
 	src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), o, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -41,14 +40,24 @@ func drainUDP(t *testing.T, p *Pipeline, o UDPOptions, datagrams ...[]byte) (*UD
 	}
 	defer c.Close()
 	for _, d := range datagrams {
-		c.Write(d)
+		if _, err := c.Write(d); err != nil {
+			t.Fatal(err)
+		}
 	}
+	return src, c.LocalAddr().(*net.UDPAddr)
+}
+
+// drainUDP is sendUDP, then runs the source with its context already
+// ended: it reads what is queued and returns.
+func drainUDP(t *testing.T, p *Pipeline, o UDPOptions, datagrams ...[]byte) (*UDPSource, *net.UDPAddr) {
+	t.Helper()
+	src, from := sendUDP(t, p, o, datagrams...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := src.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return src, c.LocalAddr().(*net.UDPAddr)
+	return src, from
 }
 
 // syncCapture is a capture safe for the UDP reader goroutine.
@@ -172,7 +181,6 @@ func kernelDrops(t *testing.T, src *UDPSource) uint64 {
 // (/proc/net/udp), and every datagram sent was either read or counted as
 // dropped. A socket that keeps up reports 0.
 func TestUDPSocketDrops(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tc := range []struct {
 		name   string
 		rcvbuf int
@@ -184,21 +192,11 @@ func TestUDPSocketDrops(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, _ := udpPipeline(t)
-			src, err := ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), UDPOptions{ReadBuffer: tc.rcvbuf}, p, log)
-			if err != nil {
-				t.Fatal(err)
+			msg, msgs := []byte(sipMsg("OPTIONS", "OPTIONS")), make([][]byte, tc.sent)
+			for i := range msgs {
+				msgs[i] = msg
 			}
-			c, err := net.Dial("udp", src.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			msg := []byte(sipMsg("OPTIONS", "OPTIONS"))
-			for range tc.sent {
-				if _, err := c.Write(msg); err != nil {
-					t.Fatal(err)
-				}
-			}
+			src, _ := sendUDP(t, p, UDPOptions{ReadBuffer: tc.rcvbuf}, msgs...)
 			drops, err := src.SocketDrops()
 			if err != nil {
 				t.Fatal(err)
