@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -29,12 +31,12 @@ type ceilRef struct {
 
 var ceilColumns = []string{"sid", "create_date", "protocol_header", "data_header", "raw"}
 
-// loadRows reads back every row hepd stored in the SIP tables: the ceiling
-// writes exactly these rows again.
+// loadRows reads back every row hepd stored in the SIP tables, in the
+// order hepd inserted them: the ceiling writes exactly these rows again.
 func loadRows(ctx context.Context, conn *pgx.Conn, tables []string) ([]ceilRows, error) {
 	var out []ceilRows
 	for _, t := range tables {
-		rows, err := conn.Query(ctx, "SELECT sid, create_date, protocol_header::text, data_header::text, raw FROM "+pgx.Identifier{t}.Sanitize())
+		rows, err := conn.Query(ctx, "SELECT sid, create_date, protocol_header::text, data_header::text, raw FROM "+pgx.Identifier{t}.Sanitize()+" ORDER BY id")
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", t, err)
 		}
@@ -117,21 +119,45 @@ func (f *timeField) TimestamptzValue() (pgtype.Timestamptz, error) {
 	return pgtype.Timestamptz{Time: time.UnixMicro(f.us), Valid: true}, nil
 }
 
-// ceilingRun writes data with CopyFrom in batches of batchRows on writers
-// parallel connections (each batch is one COPY, one transaction, as hepd's
-// writers do) and returns how long it took.
-func ceilingRun(ctx context.Context, cfg *pgx.ConnConfig, data []ceilRows, batchRows, writers int) (time.Duration, error) {
-	type job struct {
-		d      *ceilRows
-		lo, hi int
-	}
-	var jobs []job
+// Orders in which the ceiling writes its batches (-ceiling-order).
+const (
+	// orderArrival interleaves the tables' batches as hepd's traffic
+	// does: by the capture time of their last row, which is when hepd's
+	// batch of that table filled up and was flushed.
+	orderArrival = "arrival"
+	// orderTable writes one table's batches after the other's. PostgreSQL
+	// then keeps one table's indexes hot at a time, which the interleaved
+	// traffic of a capture server never allows.
+	orderTable = "table"
+)
+
+type ceilJob struct {
+	d      *ceilRows
+	lo, hi int
+}
+
+// ceilJobs cuts data into batches of batchRows, in order.
+func ceilJobs(data []ceilRows, batchRows int, order string) []ceilJob {
+	var jobs []ceilJob
 	for t := range data {
 		d := &data[t]
 		for i := 0; i < len(d.rows); i += batchRows {
-			jobs = append(jobs, job{d, i, min(i+batchRows, len(d.rows))})
+			jobs = append(jobs, ceilJob{d, i, min(i+batchRows, len(d.rows))})
 		}
 	}
+	if order == orderArrival {
+		slices.SortStableFunc(jobs, func(a, b ceilJob) int {
+			return cmp.Compare(a.d.rows[a.hi-1].us, b.d.rows[b.hi-1].us)
+		})
+	}
+	return jobs
+}
+
+// ceilingRun writes data with CopyFrom in batches of batchRows on writers
+// parallel connections (each batch is one COPY, one transaction, as hepd's
+// writers do), in the given order, and returns how long it took.
+func ceilingRun(ctx context.Context, cfg *pgx.ConnConfig, data []ceilRows, batchRows, writers int, order string) (time.Duration, error) {
+	jobs := ceilJobs(data, batchRows, order)
 	conns := make([]*pgx.Conn, writers)
 	for i := range conns {
 		c, err := pgx.ConnectConfig(ctx, cfg)
@@ -141,7 +167,7 @@ func ceilingRun(ctx context.Context, cfg *pgx.ConnConfig, data []ceilRows, batch
 		defer c.Close(context.WithoutCancel(ctx))
 		conns[i] = c
 	}
-	ch := make(chan job)
+	ch := make(chan ceilJob)
 	errs := make(chan error, writers)
 	var wg sync.WaitGroup
 	start := time.Now()

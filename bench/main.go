@@ -57,6 +57,7 @@ type options struct {
 	micro                                            bool
 	benchtime                                        string
 	keep                                             bool
+	ceilingOrder                                     string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -85,8 +86,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.micro, "micro", true, "also run the Go micro benchmarks of the hot path")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "-benchtime of the micro benchmarks")
 	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL cluster's folder")
+	fs.StringVar(&o.ceilingOrder, "ceiling-order", orderArrival, "order of the ceiling's batches: "+orderArrival+
+		" (the tables' batches interleaved as hepd flushed them) or "+orderTable+" (one table after the other, kinder to PostgreSQL's cache)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.ceilingOrder != orderArrival && o.ceilingOrder != orderTable {
+		return fmt.Errorf("-ceiling-order %q: want %s or %s", o.ceilingOrder, orderArrival, orderTable)
 	}
 	scens, err := selectScenarios(o)
 	if err != nil {

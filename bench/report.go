@@ -38,7 +38,7 @@ func (o options) public() map[string]any {
 		"messages": o.messages, "udp_messages": o.udpMessages, "udp_rate": o.udpRate, "conns": o.conns,
 		"udp_conns": o.udpConns, "udp_rcvbuf": o.udpRcvBuf, "batch": o.batchRows, "writers": o.writers, "flush_ms": o.flushMS,
 		"max_pending": o.maxPending, "pprof_scenario": o.pprofScenario, "pg": o.pgSettings,
-		"scenarios": o.scenarios, "benchtime": o.benchtime,
+		"scenarios": o.scenarios, "benchtime": o.benchtime, "ceiling_order": o.ceilingOrder,
 	}
 }
 

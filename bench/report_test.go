@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,6 +81,34 @@ func TestParseSettings(t *testing.T) {
 			if got[k] != v {
 				t.Errorf("%q: %s = %q, want %q", tc.in, k, got[k], v)
 			}
+		}
+	}
+}
+
+// TestCeilJobsOrder: in arrival order a table's batch goes when its last
+// row was captured, so the tables interleave; in table order they do not.
+func TestCeilJobsOrder(t *testing.T) {
+	rows := func(table string, us ...int64) ceilRows {
+		d := ceilRows{table: table}
+		for _, u := range us {
+			d.rows = append(d.rows, ceilRef{us: u})
+		}
+		return d
+	}
+	data := []ceilRows{rows("call", 1, 2, 3, 4, 9), rows("registration", 1, 5, 6)}
+	for _, tc := range []struct {
+		order string
+		want  []string
+	}{
+		{orderArrival, []string{"call 0-2", "call 2-4", "registration 0-2", "registration 2-3", "call 4-5"}},
+		{orderTable, []string{"call 0-2", "call 2-4", "call 4-5", "registration 0-2", "registration 2-3"}},
+	} {
+		var got []string
+		for _, j := range ceilJobs(data, 2, tc.order) {
+			got = append(got, fmt.Sprintf("%s %d-%d", j.d.table, j.lo, j.hi))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s order: %v, want %v", tc.order, got, tc.want)
 		}
 	}
 }

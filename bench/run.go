@@ -33,6 +33,7 @@ type bench struct {
 	out          string // report folder
 	stderr       io.Writer
 	keep         bool
+	ceilingOrder string
 	pprofSeconds int
 	udpRcvBuf    string
 	started      time.Time
@@ -60,7 +61,7 @@ func (d ceilingData) count() int {
 }
 
 func newBench(ctx context.Context, root string, o options, stderr io.Writer) (*bench, error) {
-	b := &bench{root: root, stderr: stderr, keep: o.keep, ticks: clockTicks(), pprofSeconds: o.pprofSeconds,
+	b := &bench{root: root, stderr: stderr, keep: o.keep, ceilingOrder: o.ceilingOrder, ticks: clockTicks(), pprofSeconds: o.pprofSeconds,
 		out: filepath.Join(root, o.out), started: time.Now()}
 	tmp, err := os.MkdirTemp("", "hepd-bench-")
 	if err != nil {
@@ -483,8 +484,8 @@ func (b *bench) ceilingPhase(ctx context.Context, conn *pgx.Conn, dsn string, sc
 	if err != nil {
 		return ph, err
 	}
-	b.logf("   ceiling: %d rows, batches of %d, %d connections", n, sc.BatchRows, d.sessions)
-	el, err := ceilingRun(ctx, cfg, d.rows, sc.BatchRows, d.sessions)
+	b.logf("   ceiling: %d rows, batches of %d, %d connections, %s order", n, sc.BatchRows, d.sessions, b.ceilingOrder)
+	el, err := ceilingRun(ctx, cfg, d.rows, sc.BatchRows, d.sessions, b.ceilingOrder)
 	if err != nil {
 		return ph, err
 	}

@@ -90,7 +90,15 @@ func partitionDDL(b *strings.Builder, t *tableDef, indexes []index, from, to tim
 	fmt.Fprintf(b, "CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s');\n",
 		name, t.name, boundLiteral(from), boundLiteral(to))
 	for _, ix := range indexes {
-		fmt.Fprintf(b, "CREATE INDEX IF NOT EXISTS %s_%s ON %s (%s);\n", name, ix.suffix, name, ix.expr)
+		fmt.Fprintf(b, "CREATE INDEX IF NOT EXISTS %s_%s ON %s", name, ix.suffix, name)
+		if ix.using != "" {
+			fmt.Fprintf(b, " USING %s", ix.using)
+		}
+		fmt.Fprintf(b, " (%s)", ix.expr)
+		if ix.with != "" {
+			fmt.Fprintf(b, " WITH (%s)", ix.with)
+		}
+		b.WriteString(";\n")
 	}
 	return name
 }
