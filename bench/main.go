@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.writers, "writers", 2, "db_writers of the base scenarios")
 	fs.IntVar(&o.flushMS, "flush-ms", 200, "db_flush_ms of every scenario")
 	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names, or all: "+strings.Join(scenarioNames(), ","))
-	fs.StringVar(&o.out, "out", "results", "report folder")
+	fs.StringVar(&o.out, "out", "results", "report folder; a relative one is under the repository root")
 	fs.IntVar(&o.repeat, "repeat", 1, "rounds: every selected scenario runs this many times, in turn; the targets are judged on the median round")
 	fs.StringVar(&o.pgSettings, "pg", "autovacuum=off", "postgresql.conf settings of the benchmark's cluster, name=value[,name=value...]; "+
 		"autovacuum is off by default because it wakes at random (once a minute per database) and costs ~20% more PostgreSQL CPU in whichever phase it lands")
@@ -144,7 +144,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.Finished = time.Now().UTC()
 	rep.Profile, rep.PprofTop, rep.Profiled = b.profileFile, b.profileTop, profiled
-	md, js, err := rep.write(filepath.Join(root, o.out))
+	out := o.out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
+	md, js, err := rep.write(out)
 	if err != nil {
 		return err
 	}
