@@ -98,3 +98,25 @@ func TestMix(t *testing.T) {
 		}
 	}
 }
+
+// TestFastest: of a benchmark's runs the fastest is kept, whole (its other
+// metrics too), with the median and slowest ns/op, in first-seen order.
+func TestFastest(t *testing.T) {
+	run := func(name string, ns, fps float64) microBench {
+		return microBench{Package: "p", Name: name, Metrics: map[string]float64{"ns/op": ns, "frames/s": fps}}
+	}
+	got := fastest([]microBench{
+		run("BenchmarkMessage-2", 1100, 1), run("BenchmarkFramer-2", 20, 50),
+		run("BenchmarkMessage-2", 990, 2), run("BenchmarkMessage-2", 1300, 3), run("BenchmarkMessage-2", 1200, 4),
+	})
+	if len(got) != 2 || got[0].Name != "BenchmarkMessage-2" || got[1].Name != "BenchmarkFramer-2" {
+		t.Fatalf("got %+v", got)
+	}
+	m := got[0]
+	if m.Metrics["ns/op"] != 990 || m.Metrics["frames/s"] != 2 || m.Runs != 4 || m.NsMedian != 1100 || m.NsMax != 1300 {
+		t.Errorf("BenchmarkMessage: %+v", m)
+	}
+	if f := got[1]; f.Runs != 1 || f.NsMedian != 20 || f.NsMax != 20 {
+		t.Errorf("BenchmarkFramer: %+v", f)
+	}
+}

@@ -38,7 +38,7 @@ func (o options) public() map[string]any {
 		"messages": o.messages, "udp_messages": o.udpMessages, "udp_rate": o.udpRate, "conns": o.conns,
 		"udp_conns": o.udpConns, "udp_rcvbuf": o.udpRcvBuf, "batch": o.batchRows, "writers": o.writers, "flush_ms": o.flushMS,
 		"max_pending": o.maxPending, "pprof_scenario": o.pprofScenario, "pg": o.pgSettings,
-		"scenarios": o.scenarios, "benchtime": o.benchtime, "ceiling_order": o.ceilingOrder,
+		"scenarios": o.scenarios, "benchtime": o.benchtime, "micro_count": o.microCount, "ceiling_order": o.ceilingOrder,
 	}
 }
 
@@ -129,8 +129,14 @@ func (rep *report) targets() []target {
 	}
 	if ms := rep.micro("BenchmarkMessage"); len(ms) > 0 {
 		m := ms[0].Metrics
-		add("HEP3 decode + SIP extraction + header JSON < 1 µs per typical SIP message, 0 allocs",
-			fmt.Sprintf("%.0f ns/op, %.0f allocs/op (BenchmarkMessage)", m["ns/op"], m["allocs/op"]), yes(m["ns/op"] < 1000 && m["allocs/op"] == 0))
+		what := fmt.Sprintf("%.0f ns/op, %.0f allocs/op (BenchmarkMessage)", m["ns/op"], m["allocs/op"])
+		met := m["ns/op"] < 1000 && m["allocs/op"] == 0
+		if ms[0].Runs > 1 {
+			what = fmt.Sprintf("fastest of %d runs %.0f ns/op, median %.0f, slowest %.0f; %.0f allocs/op (BenchmarkMessage)",
+				ms[0].Runs, m["ns/op"], ms[0].NsMedian, ms[0].NsMax, m["allocs/op"])
+			met = met && ms[0].NsMedian < 1000 // a typical minute, not only the quietest
+		}
+		add("HEP3 decode + SIP extraction + header JSON < 1 µs per typical SIP message, 0 allocs", what, yes(met))
 	}
 	if ms := rep.micro("BenchmarkStackFrames"); len(ms) > 0 {
 		best, name := 0.0, ""
@@ -233,7 +239,8 @@ func (rep *report) markdown() string {
 			r.LatencyP50ms, r.LatencyP99ms, r.LatencyMaxms, r.Spilled, drops, av, r.Load1Start, r.Load1End)
 	}
 	if len(rep.Micro) > 0 {
-		b.WriteString("\n## Micro benchmarks\n\n| package | benchmark | ns/op | B/op | allocs/op | other |\n|---|---|---|---|---|---|\n")
+		b.WriteString("\n## Micro benchmarks\n\nThe fastest of each benchmark's runs (other tenants of a shared machine only add time), with the median and slowest run's ns/op.\n\n" +
+			"| package | benchmark | ns/op | median, slowest ns/op (runs) | B/op | allocs/op | other |\n|---|---|---|---|---|---|---|\n")
 		for _, mb := range rep.Micro {
 			var other []string
 			for k, v := range mb.Metrics {
@@ -241,8 +248,9 @@ func (rep *report) markdown() string {
 					other = append(other, fmt.Sprintf("%.0f %s", v, k))
 				}
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %s |\n", strings.TrimPrefix(mb.Package, "github.com/hepd/hepd/"),
-				mb.Name, mb.Metrics["ns/op"], mb.Metrics["B/op"], mb.Metrics["allocs/op"], strings.Join(other, ", "))
+			slices.Sort(other)
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f, %.0f (%d) | %.0f | %.0f | %s |\n", strings.TrimPrefix(mb.Package, "github.com/hepd/hepd/"),
+				mb.Name, mb.Metrics["ns/op"], mb.NsMedian, mb.NsMax, mb.Runs, mb.Metrics["B/op"], mb.Metrics["allocs/op"], strings.Join(other, ", "))
 		}
 	}
 	if rep.PprofTop != "" {

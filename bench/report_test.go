@@ -19,27 +19,36 @@ func TestTargetsOverRounds(t *testing.T) {
 		return &runResult{scenario: scenario{Name: "udp-homer", Round: round, Rate: 1000}, Sent: 1000, SendSeconds: 1,
 			UDPDatagrams: 1000 - drops, UDPDrops: drops}
 	}
+	message := func(fastest, median float64) []microBench {
+		return []microBench{{Package: "github.com/hepd/hepd/ingest", Name: "BenchmarkMessage-2",
+			Metrics: map[string]float64{"ns/op": fastest, "allocs/op": 0}, Runs: 5, NsMedian: median, NsMax: median + 100}}
+	}
 	for _, tc := range []struct {
-		name string
-		runs []*runResult
-		want map[string]bool // goal prefix → met
-		text map[string]string
+		name  string
+		runs  []*runResult
+		micro []microBench
+		want  map[string]bool // goal prefix → met
+		text  map[string]string
 	}{
-		{"median round decides", []*runResult{homer(1, 0.95, 100), homer(2, 0.80, 90), homer(3, 0.91, 95)},
+		{"median round decides", []*runResult{homer(1, 0.95, 100), homer(2, 0.80, 90), homer(3, 0.91, 95)}, nil,
 			map[string]bool{"TCP, homer": true}, map[string]string{"TCP, homer": "median of 3 rounds (0.950, 0.800, 0.910)"}},
-		{"lower median of two", []*runResult{homer(1, 0.95, 100), homer(2, 0.85, 90)},
+		{"lower median of two", []*runResult{homer(1, 0.95, 100), homer(2, 0.85, 90)}, nil,
 			map[string]bool{"TCP, homer": false}, nil},
-		{"one round", []*runResult{homer(1, 0.92, 100)},
+		{"one round", []*runResult{homer(1, 0.92, 100)}, nil,
 			map[string]bool{"TCP, homer": true, "hepd CPU": true}, map[string]string{"TCP, homer": "92.0% (0 messages)"}},
-		{"lean against its own round", []*runResult{homer(1, 0.9, 100), lean(1, 210), homer(2, 0.9, 50), lean(2, 90)},
+		{"lean against its own round", []*runResult{homer(1, 0.9, 100), lean(1, 210), homer(2, 0.9, 50), lean(2, 90)}, nil,
 			map[string]bool{"lean": false}, map[string]string{"lean": "2.10×, 1.80×"}},
-		{"UDP needs every round clean", []*runResult{udp(1, 0), udp(2, 3)},
+		{"UDP needs every round clean", []*runResult{udp(1, 0), udp(2, 3)}, nil,
 			map[string]bool{"UDP": false}, nil},
-		{"UDP clean", []*runResult{udp(1, 0), udp(2, 0)},
+		{"UDP clean", []*runResult{udp(1, 0), udp(2, 0)}, nil,
 			map[string]bool{"UDP": true}, nil},
+		{"message time on the median run", nil, message(990, 1100),
+			map[string]bool{"HEP3 decode": false}, map[string]string{"HEP3 decode": "fastest of 5 runs 990 ns/op, median 1100"}},
+		{"message time met", nil, message(900, 980),
+			map[string]bool{"HEP3 decode": true}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := &report{Runs: tc.runs}
+			rep := &report{Runs: tc.runs, Micro: tc.micro}
 			found := map[string]target{}
 			for _, tg := range rep.targets() {
 				for p := range tc.want {
