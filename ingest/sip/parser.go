@@ -557,7 +557,8 @@ func parseStartLine(line []byte, m *Message, ruri bool) bool {
 		i++
 	}
 	reqURI := line[u:i]
-	if len(reqURI) == 0 || !equalFold(trimWS(line[i:]), version) {
+	// " SIP/2.0" as almost every request writes it, or any spelling.
+	if len(reqURI) == 0 || string(line[i:]) != " SIP/2.0" && !equalFold(trimWS(line[i:]), version) {
 		return false
 	}
 	m.IsRequest, m.Method, m.RequestURI = true, method, reqURI

@@ -177,6 +177,16 @@ func nextParam(s []byte, i int) (name, val []byte, next int, ok bool) {
 // param returns the value of the parameter called name (lower case; matched
 // case-insensitively) among the parameters of the first element of s.
 func param(s []byte, name string) (val []byte, ok bool) {
+	// The common shape, ";tag=value" right at the start, without the
+	// general scan; anything else (blanks, quotes, other parameters
+	// first) takes it.
+	if n := len(name) + 2; len(s) > n && s[0] == ';' && s[n-1] == '=' && !isParamDelim(s[n]) && equalFold(s[1:n-1], name) {
+		i := n
+		for i < len(s) && !isParamDelim(s[i]) {
+			i++
+		}
+		return s[n:i], true
+	}
 	for i := 0; ; {
 		n, v, next, ok := nextParam(s, i)
 		if !ok {
