@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"profiling costs hepd CPU, so the default keeps it out of the scenarios the targets are judged on")
 	fs.BoolVar(&o.micro, "micro", true, "also run the Go micro benchmarks of the hot path")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "-benchtime of the micro benchmarks")
-	fs.IntVar(&o.microCount, "micro-count", 5, "runs of each micro benchmark: the report gives the fastest (the least disturbed by other tenants) and the median")
+	fs.IntVar(&o.microCount, "micro-count", 5, "runs of each micro benchmark (the whole set runs this many times over): the report gives the fastest (the least disturbed by other tenants) and the median")
 	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL cluster's folder")
 	fs.StringVar(&o.ceilingOrder, "ceiling-order", orderArrival, "order of the ceiling's batches: "+orderArrival+
 		" (the tables' batches interleaved as hepd flushed them) or "+orderTable+" (one table after the other, kinder to PostgreSQL's cache)")

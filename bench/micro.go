@@ -31,21 +31,28 @@ var (
 )
 
 // runMicro runs each benchmark count times and keeps the fastest run of
-// each (see fastest).
+// each (see fastest). The whole set runs count times over, rather than
+// each benchmark count times in a row, so that a benchmark's runs are
+// spread over minutes: a busy minute on a shared machine then slows one of
+// them, not all.
 func runMicro(ctx context.Context, root, benchtime string, count int) ([]microBench, error) {
 	// -p 1: one package's benchmarks at a time, or go test runs as many
 	// test binaries side by side as there are cores.
 	args := append([]string{"test", "-p", "1", "-run", "^$", "-bench", microRegexp, "-benchmem", "-benchtime", benchtime,
-		"-count", strconv.Itoa(max(count, 1))}, microPackages...)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("go test -bench: %w\n%s", err, out)
-	}
-	all, err := parseBench(out)
-	if err != nil {
-		return nil, err
+		"-count", "1"}, microPackages...)
+	var all []microBench
+	for range max(count, 1) {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return nil, fmt.Errorf("go test -bench: %w\n%s", err, out)
+		}
+		runs, err := parseBench(out)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, runs...)
 	}
 	return fastest(all), nil
 }
