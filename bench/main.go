@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.udpMessages, "udp-messages", 400000, "messages of the UDP scenario")
 	fs.IntVar(&o.udpRate, "udp-rate", 200000, "send rate of the UDP scenario, messages/s")
 	fs.IntVar(&o.udpRcvBuf, "udp-rcvbuf", 128<<20, "udp_rcvbuf of hepd in the UDP scenario, bytes (capped by net.core.rmem_max unless root): "+
-		"~300 ms of traffic at 200,000/s, for the minutes when PostgreSQL's backlog writes leave hepd's readers behind")
+		"~210,000 datagrams of 600 bytes, ~1 s at 200,000/s, for the minutes when PostgreSQL's backlog writes leave hepd's readers behind")
 	fs.IntVar(&o.conns, "conns", 8, "hepgen TCP connections")
 	fs.IntVar(&o.udpConns, "udp-conns", 2, "hepgen UDP sockets")
 	fs.IntVar(&o.batchRows, "batch", 500, "db_batch_rows of the base scenarios")
