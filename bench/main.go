@@ -147,16 +147,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.Finished = time.Now().UTC()
 	rep.Profile, rep.PprofTop, rep.Profiled = b.profileFile, b.profileTop, profiled
-	out := o.out
-	if !filepath.IsAbs(out) {
-		out = filepath.Join(root, out)
-	}
-	md, js, err := rep.write(out)
+	md, js, err := rep.write(o.outDir(root))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "report: %s\n        %s\n", md, js)
 	return nil
+}
+
+// outDir is the report folder: -out, under the repository root unless it
+// is absolute.
+func (o options) outDir(root string) string {
+	if filepath.IsAbs(o.out) {
+		return o.out
+	}
+	return filepath.Join(root, o.out)
 }
 
 func rateString(r int) string {

@@ -62,7 +62,7 @@ func (d ceilingData) count() int {
 
 func newBench(ctx context.Context, root string, o options, stderr io.Writer) (*bench, error) {
 	b := &bench{root: root, stderr: stderr, keep: o.keep, ceilingOrder: o.ceilingOrder, ticks: clockTicks(), pprofSeconds: o.pprofSeconds,
-		out: filepath.Join(root, o.out), started: time.Now()}
+		out: o.outDir(root), started: time.Now()}
 	tmp, err := os.MkdirTemp("", "hepd-bench-")
 	if err != nil {
 		return nil, err

@@ -187,6 +187,11 @@ func param(s []byte, name string) (val []byte, ok bool) {
 		}
 		return s[n:i], true
 	}
+	return scanParams(s, name)
+}
+
+// scanParams is param without the shortcut: every parameter in turn.
+func scanParams(s []byte, name string) (val []byte, ok bool) {
 	for i := 0; ; {
 		n, v, next, ok := nextParam(s, i)
 		if !ok {
