@@ -109,6 +109,29 @@ func udpReceiver(t *testing.T) (*receiver, string) {
 	return r, pc.LocalAddr().String()
 }
 
+// closedAddr returns a loopback address of network ("tcp" or "udp") that
+// was just bound and released: nothing listens there now.
+func closedAddr(t *testing.T, network string) string {
+	t.Helper()
+	var c io.Closer
+	var addr string
+	if network == "udp" {
+		pc, err := net.ListenPacket(network, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, addr = pc, pc.LocalAddr().String()
+	} else {
+		ln, err := net.Listen(network, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, addr = ln, ln.Addr().String()
+	}
+	c.Close()
+	return addr
+}
+
 func waitFor(t *testing.T, r *receiver, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -187,12 +210,7 @@ func TestSendPacesToRate(t *testing.T) {
 // TestSendUDPToClosedPort: the refusals the kernel reports (ICMP port
 // unreachable) are counted, and every message is either sent or an error.
 func TestSendUDPToClosedPort(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
+	addr := closedAddr(t, "udp")
 	cfg := config{transport: "udp", target: addr, conns: 1, calls: 100, prefix: "closed"} // 700 messages
 	s := send(context.Background(), &cfg)
 	if s.total+s.errors != 700 || s.errors == 0 || !errors.Is(s.firstErr, syscall.ECONNREFUSED) {
@@ -201,13 +219,7 @@ func TestSendUDPToClosedPort(t *testing.T) {
 }
 
 func TestSendCountsUnsentMessagesAsErrors(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-
+	addr := closedAddr(t, "tcp")
 	cfg := config{transport: "tcp", target: addr, conns: 2, calls: 3, prefix: "x"}
 	s := send(context.Background(), &cfg)
 	if s.total != 0 || s.errors != 21 || s.firstErr == nil {
@@ -249,12 +261,7 @@ func TestRunPrintsJSONSummary(t *testing.T) {
 }
 
 func TestRunExitCodes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := closedAddr(t, "tcp")
 	tests := []struct {
 		name string
 		args []string
