@@ -54,18 +54,25 @@ func expectClosed(t *testing.T, c net.Conn, what string) {
 // waitMetric polls /metrics until metric{key="label"} equals want.
 func waitMetric(t *testing.T, h *hepdProc, metric, label string, want string) {
 	t.Helper()
-	line := metric + `{key="` + label + `"} ` + want + "\n"
+	waitMetricLine(t, h, metric, metric+`{key="`+label+`"} `+want)
+}
+
+// waitMetricLine polls /metrics until it has line, a sample of metric. The
+// TCP workers publish their counters once per poll round, so a peer can see
+// its connection closed a moment before the count of it shows.
+func waitMetricLine(t *testing.T, h *hepdProc, metric, line string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var last []byte
 	for time.Now().Before(deadline) {
 		var err error
-		if last, err = httpGet("http://" + h.admin + "/metrics"); err == nil && bytes.Contains(last, []byte(line)) {
+		if last, err = httpGet("http://" + h.admin + "/metrics"); err == nil && bytes.Contains(last, []byte(line+"\n")) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	got := regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(metric)+`.*$`).FindAllString(string(last), -1)
-	t.Fatalf("/metrics never showed %q; it has %q", strings.TrimSpace(line), got)
+	t.Fatalf("/metrics never showed %q; it has %q", line, got)
 }
 
 // TestHEPAuthKeyEndToEnd: three listeners, over UDP and TCP: hepA requires
