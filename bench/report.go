@@ -36,7 +36,7 @@ type target struct {
 func (o options) public() map[string]any {
 	return map[string]any{
 		"messages": o.messages, "udp_messages": o.udpMessages, "udp_rate": o.udpRate, "conns": o.conns,
-		"udp_conns": o.udpConns, "udp_rcvbuf": o.udpRcvBuf, "batch": o.batchRows, "writers": o.writers, "flush_ms": o.flushMS,
+		"udp_conns": o.udpConns, "udp_rcvbuf": o.udpRcvBuf, "udp_gso": o.udpGSO, "batch": o.batchRows, "writers": o.writers, "flush_ms": o.flushMS,
 		"max_pending": o.maxPending, "pprof_scenario": o.pprofScenario, "pg": o.pgSettings,
 		"scenarios": o.scenarios, "benchtime": o.benchtime, "micro_count": o.microCount, "ceiling_order": o.ceilingOrder,
 	}
@@ -154,8 +154,8 @@ func (rep *report) targets() []target {
 		for _, u := range us {
 			sent := float64(u.Sent) / u.SendSeconds
 			ok = ok && u.UDPDrops == 0 && u.UDPDatagrams == uint64(u.Sent) && sent >= 0.95*float64(u.Rate)
-			parts = append(parts, fmt.Sprintf("sent %d at %.0f/s, received %d (%.0f/s), %d socket drops, %d stored",
-				u.Sent, sent, u.UDPDatagrams, u.UDPRecvRate, u.UDPDrops, u.Stored))
+			parts = append(parts, fmt.Sprintf("sent %d at %.0f/s (hepgen %.2f µs CPU per datagram, GSO %v), received %d (%.0f/s), %d socket drops, %d stored",
+				u.Sent, sent, 1e6*u.HepgenCPU/float64(max(u.Sent, 1)), u.GSO, u.UDPDatagrams, u.UDPRecvRate, u.UDPDrops, u.Stored))
 		}
 		add(fmt.Sprintf("UDP: %d HEP packets/s received without socket drops", us[0].Rate), strings.Join(parts, "; "), yes(ok))
 	}

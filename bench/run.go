@@ -277,7 +277,8 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, profile bool) (*ru
 
 	calls, regs, opts := mix(sc.Messages)
 	gargs := []string{"-json", "-transport", sc.Transport, "-calls", strconv.Itoa(calls), "-registers", strconv.Itoa(regs),
-		"-options", strconv.Itoa(opts), "-conns", strconv.Itoa(sc.Conns), "-rate", strconv.Itoa(sc.Rate), h.hep}
+		"-options", strconv.Itoa(opts), "-conns", strconv.Itoa(sc.Conns), "-rate", strconv.Itoa(sc.Rate),
+		"-gso=" + strconv.FormatBool(sc.GSO), h.hep}
 	planned := 7*calls + 4*regs + 2*opts
 
 	r.Load1Start = loadAvg()

@@ -19,6 +19,7 @@ type scenario struct {
 	Conns      int    `json:"conns"`
 	Ceiling    bool   `json:"ceiling"` // also write the same rows with bare CopyFrom
 	MaxPending int    `json:"db_max_pending,omitempty"`
+	GSO        bool   `json:"hepgen_gso,omitempty"` // UDP: hepgen's -gso
 
 	Round int `json:"round"` // of -repeat, from 1
 
@@ -60,6 +61,7 @@ func scenarios(o options) []scenario {
 		}),
 		with("udp-homer", func(s *scenario) {
 			s.Transport, s.Messages, s.Rate, s.Conns, s.Ceiling = "udp", o.udpMessages, o.udpRate, o.udpConns, false
+			s.GSO = o.udpGSO
 			// Room for the whole burst: the scenario measures receiving,
 			// and a reader paused by backpressure would drop datagrams.
 			s.MaxPending = o.udpMessages + 10000

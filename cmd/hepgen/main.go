@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.options, "options", 0, "number of OPTIONS pings")
 	fs.IntVar(&cfg.conns, "conns", 1, "TCP connections (or UDP sockets) to send on in parallel")
 	fs.IntVar(&cfg.rate, "rate", 0, "messages per second in total, 0 = as fast as possible")
+	fs.BoolVar(&cfg.gso, "gso", true, "UDP: write each run of equal-size datagrams once and let the kernel cut it (Linux UDP_SEGMENT);\n"+
+		"the receiver still gets one datagram per message")
 	fs.UintVar(&nodeID, "node-id", 2001, "HEP capture agent id (chunk 0x000c)")
 	fs.StringVar(&cfg.nodeName, "node-name", "hepgen", "HEP capture agent name (chunk 0x0013), empty = none")
 	fs.StringVar(&cfg.password, "password", "", "HEP auth key (chunk 0x000e), empty = none")

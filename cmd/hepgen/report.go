@@ -16,13 +16,15 @@ type summary struct {
 	Seconds float64        `json:"seconds"`
 	Rate    float64        `json:"rate"` // messages per second achieved
 	Errors  int            `json:"errors"`
-	Error   string         `json:"error,omitempty"` // the first error
+	// Segmented counts the datagrams sent in UDP GSO writes.
+	Segmented int    `json:"udp_gso_datagrams,omitempty"`
+	Error     string `json:"error,omitempty"` // the first error
 }
 
 func summarize(s *stats, elapsed time.Duration) summary {
 	sum := summary{
 		Sent: make(map[string]int), Tables: make(map[string]int),
-		Total: s.total, Bytes: s.bytes, Seconds: elapsed.Seconds(), Errors: s.errors,
+		Total: s.total, Bytes: s.bytes, Seconds: elapsed.Seconds(), Errors: s.errors, Segmented: s.segmented,
 	}
 	for l := range numLabels {
 		sum.Sent[l.String()] = s.sent[l]
@@ -60,6 +62,9 @@ func writeTable(w io.Writer, s *stats, sum summary) error {
 	}
 	b = fmt.Appendf(b, "total %d messages, %d bytes in %.3fs (%.0f messages/s), %d errors\n",
 		sum.Total, sum.Bytes, sum.Seconds, sum.Rate, sum.Errors)
+	if sum.Segmented > 0 {
+		b = fmt.Appendf(b, "%d datagrams went in GSO writes\n", sum.Segmented)
+	}
 	if sum.Error != "" {
 		b = fmt.Appendf(b, "first error: %s\n", sum.Error)
 	}

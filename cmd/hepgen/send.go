@@ -1,15 +1,13 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net"
 	"sync"
 	"time"
-
-	"golang.org/x/net/ipv4"
 )
 
 // config is what one run sends and where.
@@ -18,6 +16,7 @@ type config struct {
 	target    string // host:port
 	conns     int    // TCP connections or UDP sockets
 	rate      int    // messages per second in total; 0 = unlimited
+	gso       bool   // UDP: equal-size datagrams in one GSO write, where the OS has it
 	timeout   time.Duration
 
 	calls, registrations, options int
@@ -56,6 +55,8 @@ type stats struct {
 	bytes    int
 	errors   int // messages not sent
 	firstErr error
+
+	segmented int // datagrams sent in UDP GSO writes
 }
 
 func (s *stats) count(l label, t table, size int) {
@@ -63,6 +64,12 @@ func (s *stats) count(l label, t table, size int) {
 	s.tables[t]++
 	s.total++
 	s.bytes += size
+}
+
+func (s *stats) fail(err error) {
+	if s.firstErr == nil {
+		s.firstErr = err
+	}
 }
 
 func (s *stats) add(o *stats) {
@@ -74,6 +81,7 @@ func (s *stats) add(o *stats) {
 	}
 	s.total += o.total
 	s.bytes += o.bytes
+	s.segmented += o.segmented
 	s.errors += o.errors
 	if s.firstErr == nil {
 		s.firstErr = o.firstErr
@@ -113,7 +121,8 @@ func send(ctx context.Context, cfg *config) stats {
 	return total
 }
 
-// datagramBatch is how many UDP datagrams go in one sendmmsg.
+// datagramBatch is how many UDP datagrams go in one sendmmsg, and how many
+// units a UDP sender interleaves.
 const datagramBatch = 64
 
 // queued is one message in a batch, counted once it is written.
@@ -121,6 +130,60 @@ type queued struct {
 	l          label
 	t          table
 	start, end int // in the batch
+}
+
+func (m queued) size() int { return m.end - m.start }
+
+// step is one message of a connection's sequence: message m of unit u.
+// last marks the last message of a step of an interleaved window.
+type step struct {
+	u    unit
+	m    int
+	last bool
+}
+
+// sequence yields the messages connection w sends, in order. Over TCP each
+// unit's messages follow one another. Over UDP the connection takes its
+// units datagramBatch at a time and sends the first message of each, then
+// the second of each, and so on: every unit's messages stay in order, and
+// a step's datagrams, from distinct units, may go in any order among
+// themselves, which lets the sender put equal sizes together.
+func (c *config) sequence(w int) iter.Seq[step] {
+	return func(yield func(step) bool) {
+		if c.transport == "tcp" {
+			for i := w; i < c.units(); i += c.conns {
+				u := c.unit(i)
+				for m := range u.kind.messages() {
+					if !yield(step{u: u, m: m}) {
+						return
+					}
+				}
+			}
+			return
+		}
+		var window [datagramBatch]unit
+		for base := w; base < c.units(); base += c.conns * datagramBatch {
+			n, steps := 0, 0
+			for i := base; i < c.units() && n < datagramBatch; i += c.conns {
+				window[n] = c.unit(i)
+				steps = max(steps, window[n].kind.messages())
+				n++
+			}
+			for m := range steps {
+				lastAt := -1
+				for k, u := range window[:n] {
+					if m < u.kind.messages() {
+						lastAt = k
+					}
+				}
+				for k, u := range window[:n] {
+					if m < u.kind.messages() && !yield(step{u: u, m: m, last: k == lastAt}) {
+						return
+					}
+				}
+			}
+		}
+	}
 }
 
 // sendConn sends the units of connection w.
@@ -143,96 +206,57 @@ func sendConn(ctx context.Context, cfg *config, w int, tokens <-chan int) (done 
 	var (
 		batch []byte
 		q     []queued // the messages in batch
-		pc    *ipv4.PacketConn
-		msgs  []ipv4.Message
+		ds    *datagramSender
 	)
 	if datagrams {
-		// sendmmsg: one system call for many datagrams, so that the
-		// generator, not the kernel entry, sets the pace. ipv4's
-		// WriteBatch works on IPv6 sockets too on Linux.
-		pc = ipv4.NewPacketConn(conn.(*net.UDPConn))
-		msgs = make([]ipv4.Message, datagramBatch)
-		for i := range msgs {
-			msgs[i].Buffers = make([][]byte, 1)
-		}
+		ds = newDatagramSender(conn.(*net.UDPConn), cfg.gso && gsoSupported)
 	}
-	fail := func(err error) {
-		if done.firstErr == nil {
-			done.firstErr = err
-		}
-	}
-	sent := func(m queued) { done.count(m.l, m.t, m.end-m.start) }
 	flush := func() error {
 		defer func() { batch, q = batch[:0], q[:0] }()
 		if len(q) == 0 {
 			return nil
 		}
-		if !datagrams {
-			if _, err := conn.Write(batch); err != nil {
-				fail(err)
-				return err
-			}
-			for _, m := range q {
-				sent(m)
-			}
-			return nil
+		if datagrams {
+			return ds.send(batch, q, &done)
 		}
-		for i, m := range q {
-			msgs[i].Buffers[0] = batch[m.start:m.end]
+		if _, err := conn.Write(batch); err != nil {
+			done.fail(err)
+			return err
 		}
-		// A datagram write error (e.g. ICMP port unreachable) loses the
-		// one message it was reported for; the rest are sent again.
-		var first error
-		for i := 0; i < len(q); {
-			n, err := pc.WriteBatch(msgs[i:len(q)], 0)
-			n = max(n, 0) // -1 with an error
-			for _, m := range q[i : i+n] {
-				sent(m)
-			}
-			i += n
-			if err != nil || n == 0 {
-				if err == nil {
-					err = errors.New("sendmmsg sent nothing")
-				}
-				fail(err)
-				first = cmp.Or(first, err)
-				i++
-			}
+		for _, m := range q {
+			done.count(m.l, m.t, m.size())
 		}
-		return first
+		return nil
 	}
 
 	have := 0 // tokens taken and not yet used
-	for i := w; i < cfg.units(); i += cfg.conns {
-		u := cfg.unit(i)
-		for m := range u.kind.messages() {
-			if ctx.Err() != nil {
-				return done
-			}
-			if tokens != nil && have == 0 {
-				select {
-				case have = <-tokens:
-				default: // about to wait: send what is batched first
-					if err := flush(); err != nil && !datagrams {
-						return done
-					}
-					select {
-					case have = <-tokens:
-					case <-ctx.Done():
-						return done
-					}
-				}
-			}
-			have--
-			start := len(batch)
-			var l label
-			batch, l = g.appendMessage(batch, u, m)
-			q = append(q, queued{l, tableOf(u.kind), start, len(batch)})
-			if datagrams && len(q) == datagramBatch || !datagrams && len(batch) >= flushAt {
-				// A stream error loses the connection.
+	for st := range cfg.sequence(w) {
+		if ctx.Err() != nil {
+			return done
+		}
+		if tokens != nil && have == 0 {
+			select {
+			case have = <-tokens:
+			default: // about to wait: send what is batched first
 				if err := flush(); err != nil && !datagrams {
 					return done
 				}
+				select {
+				case have = <-tokens:
+				case <-ctx.Done():
+					return done
+				}
+			}
+		}
+		have--
+		start := len(batch)
+		var l label
+		batch, l = g.appendMessage(batch, st.u, st.m)
+		q = append(q, queued{l, tableOf(st.u.kind), start, len(batch)})
+		if datagrams && (st.last || len(q) == datagramBatch) || !datagrams && len(batch) >= flushAt {
+			// A stream error loses the connection.
+			if err := flush(); err != nil && !datagrams {
+				return done
 			}
 		}
 	}

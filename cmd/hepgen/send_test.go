@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -145,12 +146,18 @@ func waitFor(t *testing.T, r *receiver, n int) {
 	}
 }
 
+// TestSendDeliversEveryFrameInOrder: over UDP with GSO as well, the
+// receiver gets one datagram per message, and each call's messages in order.
 func TestSendDeliversEveryFrameInOrder(t *testing.T) {
-	for _, transport := range []string{"tcp", "udp"} {
-		t.Run(transport, func(t *testing.T) {
+	for _, tc := range []struct {
+		transport string
+		gso       bool
+	}{{"tcp", false}, {"udp", false}, {"udp", true}} {
+		transport := tc.transport
+		t.Run(fmt.Sprintf("%s/gso=%v", transport, tc.gso), func(t *testing.T) {
 			var r *receiver
 			var addr string
-			cfg := config{transport: transport, conns: 3, calls: 20, registrations: 5, options: 5, prefix: "snd", nodeID: 7}
+			cfg := config{transport: transport, conns: 3, calls: 20, registrations: 5, options: 5, prefix: "snd", nodeID: 7, gso: tc.gso}
 			if transport == "tcp" {
 				r, addr = tcpReceiver(t)
 			} else {
@@ -164,6 +171,12 @@ func TestSendDeliversEveryFrameInOrder(t *testing.T) {
 				t.Fatalf("sent %d, %d errors (%v); want %d", s.total, s.errors, s.firstErr, want)
 			}
 			waitFor(t, r, want)
+			switch {
+			case tc.gso && gsoSupported && s.segmented == 0:
+				t.Error("no datagram went in a GSO write")
+			case !tc.gso && s.segmented != 0:
+				t.Errorf("%d datagrams went in GSO writes with -gso=false", s.segmented)
+			}
 			if s.bytes != r.bytes {
 				t.Errorf("counted %d bytes, received %d", s.bytes, r.bytes)
 			}
@@ -279,6 +292,73 @@ func TestRunExitCodes(t *testing.T) {
 			var out, errOut bytes.Buffer
 			if code := run(context.Background(), tt.args, &out, &errOut); code != tt.code {
 				t.Errorf("exit %d, want %d; stdout %q stderr %q", code, tt.code, out.String(), errOut.String())
+			}
+		})
+	}
+}
+
+// TestSequence: every message of every unit of a connection exactly once,
+// each unit's in order; over UDP, the messages between two step ends are of
+// distinct units, so a sender may reorder them.
+func TestSequence(t *testing.T) {
+	for _, tc := range []struct {
+		transport string
+		conns     int
+		calls     int
+		regs      int
+		opts      int
+	}{
+		{"tcp", 1, 5, 2, 2},
+		{"tcp", 3, 10, 4, 3},
+		{"udp", 1, 5, 2, 2},
+		{"udp", 2, 100, 70, 90}, // windows of mixed kinds, the last one partial
+		{"udp", 3, 0, 0, 200},
+		{"udp", 4, 129, 0, 0},
+	} {
+		name := fmt.Sprintf("%s/conns=%d/%d,%d,%d", tc.transport, tc.conns, tc.calls, tc.regs, tc.opts)
+		t.Run(name, func(t *testing.T) {
+			cfg := config{transport: tc.transport, conns: tc.conns, calls: tc.calls, registrations: tc.regs, options: tc.opts}
+			next := map[unit]int{} // the message each unit is due to send
+			total := 0
+			for w := range cfg.conns {
+				var inStep map[unit]bool
+				for st := range cfg.sequence(w) {
+					total++
+					if next[st.u] != st.m {
+						t.Fatalf("conn %d: unit %v message %d, want %d", w, st.u, st.m, next[st.u])
+					}
+					next[st.u]++
+					if tc.transport == "tcp" {
+						if st.last {
+							t.Fatal("a TCP sequence marks step ends")
+						}
+						continue
+					}
+					if inStep == nil {
+						inStep = map[unit]bool{}
+					}
+					if inStep[st.u] {
+						t.Fatalf("conn %d: unit %v twice in one step", w, st.u)
+					}
+					inStep[st.u] = true
+					if len(inStep) > datagramBatch {
+						t.Fatalf("conn %d: a step of %d messages", w, len(inStep))
+					}
+					if st.last {
+						inStep = nil
+					}
+				}
+				if inStep != nil {
+					t.Fatalf("conn %d: the last step has no end mark", w)
+				}
+			}
+			if total != cfg.messages() || len(next) != cfg.units() {
+				t.Fatalf("%d messages of %d units, want %d of %d", total, len(next), cfg.messages(), cfg.units())
+			}
+			for u, n := range next {
+				if n != u.kind.messages() {
+					t.Errorf("unit %v sent %d of %d messages", u, n, u.kind.messages())
+				}
 			}
 		})
 	}
