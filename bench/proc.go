@@ -74,25 +74,45 @@ func processCPU(pid int) (uint64, error) {
 
 // clusterCPU returns the CPU ticks of a PostgreSQL cluster: the postmaster's
 // own time, the time of its exited children (cutime+cstime: backends of
-// closed connections) and the own time of every live child. A delta of two
-// calls therefore counts a backend that exits in between exactly once.
+// closed connections, added when the postmaster reaps them) and the own time
+// of every live or not yet reaped child. A child reaped while /proc is being
+// read would be in neither, so the scan is repeated until the postmaster's
+// reaped total is the same before and after it: a delta of two calls then
+// counts a backend that exits in between exactly once.
 func clusterCPU(postmaster int) (uint64, error) {
-	pm, err := readStat(postmaster)
-	if err != nil {
-		return 0, fmt.Errorf("postmaster %d: %w", postmaster, err)
+	for {
+		pm, err := readStat(postmaster)
+		if err != nil {
+			return 0, fmt.Errorf("postmaster %d: %w", postmaster, err)
+		}
+		children, err := childrenCPU(postmaster)
+		if err != nil {
+			return 0, err
+		}
+		again, err := readStat(postmaster)
+		if err != nil {
+			return 0, fmt.Errorf("postmaster %d: %w", postmaster, err)
+		}
+		if again.cutime+again.cstime == pm.cutime+pm.cstime {
+			return pm.utime + pm.stime + pm.cutime + pm.cstime + children, nil
+		}
 	}
-	total := pm.utime + pm.stime + pm.cutime + pm.cstime
+}
+
+// childrenCPU sums the own CPU ticks of parent's children.
+func childrenCPU(parent int) (uint64, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, err
 	}
+	var total uint64
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == postmaster {
+		if err != nil || pid == parent {
 			continue
 		}
 		c, err := readStat(pid)
-		if err != nil || c.ppid != postmaster {
+		if err != nil || c.ppid != parent {
 			continue // gone meanwhile, or not ours
 		}
 		total += c.utime + c.stime

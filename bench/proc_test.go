@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestParseStat(t *testing.T) {
@@ -118,5 +123,42 @@ func TestFastest(t *testing.T) {
 	}
 	if f := got[1]; f.Runs != 1 || f.NsMedian != 20 || f.NsMax != 20 {
 		t.Errorf("BenchmarkFramer: %+v", f)
+	}
+}
+
+// TestClusterCPUCountsExitingChildrenOnce: with children that burn CPU and
+// exit all the time, each reaped as it exits (as the postmaster reaps its
+// backends), successive snapshots never go down: a child reaped during a
+// scan is counted either as a live child or through cutime, never in
+// neither.
+func TestClusterCPUCountsExitingChildrenOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				// ~30 ms of CPU (3 ticks), then exit and be reaped.
+				exec.Command("sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done").Run()
+			}
+		})
+	}
+	var last uint64
+	dips := 0
+	for ctx.Err() == nil {
+		n, err := clusterCPU(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < last {
+			dips++
+			t.Logf("snapshot went from %d to %d ticks", last, n)
+		}
+		last = max(last, n)
+	}
+	cancel()
+	wg.Wait()
+	if dips > 0 {
+		t.Errorf("%d snapshots lost an exiting child's CPU", dips)
 	}
 }
