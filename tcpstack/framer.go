@@ -81,8 +81,8 @@ func frameError(err error, held, limit int) *FrameError {
 // stream with a sipframe.Scanner. Complete messages found in the caller's
 // read buffer are returned as sub-slices of it; only an incomplete tail is
 // copied, into part (a buffer from bufs), because it must outlive the read
-// buffer. A message completed in part is returned with owned set: the
-// caller puts the buffer back once the frame is no longer used.
+// buffer. A message completed in part is returned with that buffer as
+// owned: the caller puts it back once the frame is no longer used.
 type framer struct {
 	limit int // largest message: tcp_rd_buf_size−1 when the connection was made
 	bufs  *bufPool
@@ -95,59 +95,68 @@ type framer struct {
 // was taken and more are needed. A Skip or Ping finished from held bytes may
 // consume none of p: the caller loops until p is consumed and the result is
 // Incomplete. After an error the stream is unusable.
-func (f *framer) next(p []byte, o sipframe.Options) (n int, r sipframe.Result, frame []byte, owned bool, err error) {
+func (f *framer) next(p []byte, o sipframe.Options) (n int, r sipframe.Result, frame, owned []byte, err error) {
 	o.Max = f.limit
 	if f.part == nil {
 		r, err = f.sc.Next(p, o)
 		if err != nil {
-			return 0, r, nil, false, frameError(err, len(p), f.limit)
+			return 0, r, nil, nil, frameError(err, len(p), f.limit)
 		}
 		if r.Kind == sipframe.Incomplete {
 			f.part = f.bufs.get(min(f.limit+1, max(4096, 2*len(p))))
 			f.part = append(f.part, p...)
-			return len(p), r, nil, false, nil
+			return len(p), r, nil, nil, nil
 		}
-		return r.N, r, p[:r.N:r.N], false, nil
+		return r.N, r, p[:r.N:r.N], nil, nil
 	}
 
-	// Bytes held: extend them with p. Beyond limit+1 bytes the scanner has
-	// decided (a message that long is too large), so no more is copied.
-	old := len(f.part)
-	add := p[:min(len(p), f.limit+1-old)]
-	if need := old + len(add); need > cap(f.part) {
-		nb := f.bufs.get(min(f.limit+1, max(need, 2*cap(f.part))))
-		nb = append(nb, f.part...)
-		f.bufs.put(f.part)
-		f.part = nb
-	}
-	f.part = append(f.part, add...)
-	r, err = f.sc.Next(f.part, o)
-	if err != nil {
-		return 0, r, nil, false, frameError(err, len(f.part), f.limit)
-	}
-	if r.Kind == sipframe.Incomplete {
-		if len(add) < len(p) {
+	// Bytes held: extend them with p a buffer's worth at a time. A held
+	// tail is mostly a few hundred bytes short of its message while p may
+	// be a whole read of 64 KiB, whose other messages are cut from the
+	// read buffer itself. Beyond limit+1 bytes the scanner has decided (a
+	// message that long is too large), so no more is copied.
+	old, added := len(f.part), 0
+	for {
+		if len(f.part) == cap(f.part) && len(f.part) <= f.limit {
+			nb := f.bufs.get(min(f.limit+1, 2*cap(f.part)))
+			nb = append(nb, f.part...)
+			f.bufs.put(f.part)
+			f.part = nb
+		}
+		k := min(len(p)-added, cap(f.part)-len(f.part), f.limit+1-len(f.part))
+		f.part = append(f.part, p[added:added+k]...)
+		added += k
+		r, err = f.sc.Next(f.part, o)
+		if err != nil {
+			return 0, r, nil, nil, frameError(err, len(f.part), f.limit)
+		}
+		if r.Kind != sipframe.Incomplete {
+			break
+		}
+		if added == len(p) {
+			return added, r, nil, nil, nil
+		}
+		if len(f.part) > f.limit {
 			// The scanner must have decided with limit+1 bytes; never drop
 			// bytes silently.
-			return 0, r, nil, false, frameError(sipframe.ErrTooLarge, len(f.part), f.limit)
+			return 0, r, nil, nil, frameError(sipframe.ErrTooLarge, len(f.part), f.limit)
 		}
-		return len(add), r, nil, false, nil
 	}
 	if r.N < old {
 		// A skip or ping made of held bytes only: keep the rest held.
 		k := copy(f.part, f.part[r.N:old])
 		f.part = f.part[:k]
-		return 0, r, nil, false, nil
+		return 0, r, nil, nil, nil
 	}
 	n = r.N - old
 	if r.Kind == sipframe.HEP3 || r.Kind == sipframe.SIP {
-		frame = f.part[:r.N:r.N]
+		frame, owned = f.part[:r.N:r.N], f.part
 		f.part = nil
-		return n, r, frame, true, nil
+		return n, r, frame, owned, nil
 	}
 	f.bufs.put(f.part)
 	f.part = nil
-	return n, r, nil, false, nil
+	return n, r, nil, nil, nil
 }
 
 // held reports how many bytes of an incomplete message the framer holds.

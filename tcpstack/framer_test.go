@@ -70,8 +70,8 @@ func feedOpts(limit int, o sipframe.Options, chunks ...[]byte) ([][]byte, error)
 				out = append(out, []byte("PING"))
 			case sipframe.HEP3, sipframe.SIP:
 				out = append(out, bytes.Clone(fr))
-				if owned {
-					bufs.put(fr)
+				if owned != nil {
+					bufs.put(owned)
 				}
 			}
 			if r.Kind == sipframe.Incomplete {
@@ -177,6 +177,60 @@ func TestFramerHeldAndRelease(t *testing.T) {
 	}
 }
 
+// TestFramerHeldTailReused: a stream read 64 KiB at a time ends most reads
+// inside a message. Completing that message copies only what its buffer
+// holds, not the whole next read, and its buffer, put back after delivery,
+// serves the next tail: framing allocates nothing once warm.
+func TestFramerHeldTailReused(t *testing.T) {
+	var stream []byte
+	for i := 0; len(stream) < 64<<10*40; i++ {
+		stream = append(stream, hep3(500+i%300, byte(i))...)
+	}
+	var bufs bufPool
+	f := framer{limit: 65535, bufs: &bufs}
+	o := sipframe.Options{AcceptHEP3: true}
+	var owned [][]byte
+	frames, pos := 0, 0
+	read := func() { // one 64 KiB read, then the delivery that puts buffers back
+		p := stream[pos:min(len(stream), pos+64<<10)]
+		pos += len(p)
+		for len(p) > 0 || f.held() > 0 {
+			n, r, fr, own, err := f.next(p, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p = p[n:]
+			if r.Kind == sipframe.Incomplete {
+				break
+			}
+			if fr != nil {
+				frames++
+			}
+			if own != nil {
+				owned = append(owned, own)
+			}
+		}
+		for _, b := range owned {
+			bufs.put(b)
+		}
+		owned = owned[:0]
+	}
+	for range 4 { // warm up the pool
+		read()
+	}
+	if allocs := testing.AllocsPerRun(30, read); allocs != 0 {
+		t.Errorf("%.1f allocations per 64 KiB read", allocs)
+	}
+	for c := range bufs.free {
+		if len(bufs.free[c]) > 0 && 1<<c > 4096 {
+			t.Errorf("a held tail grew a buffer of %d bytes; messages are under 1 KiB", 1<<c)
+		}
+	}
+	if frames < 35*64<<10/800 {
+		t.Errorf("%d frames in %d bytes", frames, pos)
+	}
+}
+
 func bytesOf(b []byte) [][]byte {
 	out := make([][]byte, len(b))
 	for i := range b {
@@ -243,8 +297,8 @@ func BenchmarkFramer(b *testing.B) {
 			p = p[k:]
 			if fr != nil {
 				n++
-				if owned {
-					bufs.put(fr)
+				if owned != nil {
+					bufs.put(owned)
 				}
 			}
 		}

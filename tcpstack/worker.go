@@ -593,8 +593,8 @@ func (w *worker) cut(c *conn, p []byte) (keep int, err error) {
 			pongs++
 			continue
 		}
-		if owned {
-			w.owned = append(w.owned, f)
+		if owned != nil {
+			w.owned = append(w.owned, owned)
 		} else {
 			keep = pos
 		}
