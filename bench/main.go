@@ -58,7 +58,7 @@ type options struct {
 	benchtime                                        string
 	microCount                                       int
 	keep, udpGSO                                     bool
-	ceilingOrder                                     string
+	ceilingOrder, hepdBin                            string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -91,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "-benchtime of the micro benchmarks")
 	fs.IntVar(&o.microCount, "micro-count", 5, "runs of each micro benchmark (the whole set runs this many times over): the report gives the fastest (the least disturbed by other tenants) and the median")
 	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL cluster's folder")
+	fs.StringVar(&o.hepdBin, "hepd-bin", "", "run this hepd binary instead of building ./cmd/hepd: alternate runs of two builds to set them side by side")
 	fs.StringVar(&o.ceilingOrder, "ceiling-order", orderArrival, "order of the ceiling's batches: "+orderArrival+
 		" (the tables' batches interleaved as hepd flushed them) or "+orderTable+" (one table after the other, kinder to PostgreSQL's cache)")
 	if err := fs.Parse(args); err != nil {

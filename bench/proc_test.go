@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -160,5 +161,33 @@ func TestClusterCPUCountsExitingChildrenOnce(t *testing.T) {
 	wg.Wait()
 	if dips > 0 {
 		t.Errorf("%d snapshots lost an exiting child's CPU", dips)
+	}
+}
+
+func TestHepdBinary(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "hepd")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(plain, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, tc := range []struct {
+		given, want string
+		err         bool
+	}{
+		{"hepd", exe, false}, // relative to the working directory, made absolute
+		{exe, exe, false},
+		{"missing", "", true},
+		{plain, "", true},
+		{dir, "", true},
+	} {
+		got, err := hepdBinary(context.Background(), "/nonexistent", dir, tc.given)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("hepdBinary(%q) = %q, %v; want %q, error %v", tc.given, got, err, tc.want, tc.err)
+		}
 	}
 }

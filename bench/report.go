@@ -36,7 +36,7 @@ type target struct {
 func (o options) public() map[string]any {
 	return map[string]any{
 		"messages": o.messages, "udp_messages": o.udpMessages, "udp_rate": o.udpRate, "conns": o.conns,
-		"udp_conns": o.udpConns, "udp_rcvbuf": o.udpRcvBuf, "udp_gso": o.udpGSO, "batch": o.batchRows, "writers": o.writers, "flush_ms": o.flushMS,
+		"udp_conns": o.udpConns, "udp_rcvbuf": o.udpRcvBuf, "udp_gso": o.udpGSO, "hepd_bin": o.hepdBin, "batch": o.batchRows, "writers": o.writers, "flush_ms": o.flushMS,
 		"max_pending": o.maxPending, "pprof_scenario": o.pprofScenario, "pg": o.pgSettings,
 		"scenarios": o.scenarios, "benchtime": o.benchtime, "micro_count": o.microCount, "ceiling_order": o.ceilingOrder,
 	}

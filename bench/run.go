@@ -74,7 +74,7 @@ func newBench(ctx context.Context, root string, o options, stderr io.Writer) (*b
 	}
 	b.tmp = tmp
 	b.logf("building hepd and hepgen into %s", tmp)
-	if b.hepd, err = build(ctx, root, "./cmd/hepd", tmp); err != nil {
+	if b.hepd, err = hepdBinary(ctx, root, tmp, o.hepdBin); err != nil {
 		b.close()
 		return nil, err
 	}
@@ -201,6 +201,24 @@ func (b *bench) cpuSnapshot(hepdPID int) (hepd, pg uint64, err error) {
 	}
 	pg, err = clusterCPU(b.postmaster)
 	return hepd, pg, err
+}
+
+// hepdBinary returns given, a hepd built elsewhere (to set two builds side
+// by side), as an absolute path, or builds ./cmd/hepd into dir.
+func hepdBinary(ctx context.Context, root, dir, given string) (string, error) {
+	if given == "" {
+		return build(ctx, root, "./cmd/hepd", dir)
+	}
+	path, err := filepath.Abs(given)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("-hepd-bin: %w", err)
+	} else if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("-hepd-bin: %s is not an executable file", path)
+	}
+	return path, nil
 }
 
 func (b *bench) seconds(ticks uint64) float64 { return float64(ticks) / b.ticks }
