@@ -117,7 +117,7 @@ func (f *framer) next(p []byte, o sipframe.Options) (n int, r sipframe.Result, f
 	// message that long is too large), so no more is copied.
 	old, added := len(f.part), 0
 	for {
-		if len(f.part) == cap(f.part) && len(f.part) <= f.limit {
+		if len(f.part) == cap(f.part) && len(f.part) <= f.limit && added < len(p) {
 			nb := f.bufs.get(min(f.limit+1, 2*cap(f.part)))
 			nb = append(nb, f.part...)
 			f.bufs.put(f.part)

@@ -9,8 +9,8 @@ import (
 
 const (
 	gsoSupported = true
-	// gsoMaxSegments is UDP_MAX_SEGMENTS of kernels before 6.11 (later
-	// ones take 128).
+	// gsoMaxSegments is UDP_MAX_SEGMENTS of older kernels (newer ones
+	// take 128).
 	gsoMaxSegments = 64
 )
 

@@ -302,11 +302,8 @@ func TestRunExitCodes(t *testing.T) {
 // distinct units, so a sender may reorder them.
 func TestSequence(t *testing.T) {
 	for _, tc := range []struct {
-		transport string
-		conns     int
-		calls     int
-		regs      int
-		opts      int
+		transport                string
+		conns, calls, regs, opts int
 	}{
 		{"tcp", 1, 5, 2, 2},
 		{"tcp", 3, 10, 4, 3},
