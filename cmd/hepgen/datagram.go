@@ -26,18 +26,21 @@ type datagramSender struct {
 	// GSO off, lowered to the size of a run the kernel refused to cut.
 	gsoBelow int
 
-	order  []int                // indices into the batch's messages, by size when GSO is on
-	bufs   [][]byte             // the datagrams in order
-	msgs   []ipv4.Message       // one per run
-	groups []struct{ i, j int } // msgs[k] holds order[i:j]
-	ctl    []byte               // the runs' control messages, never regrown
+	order []int          // indices into the batch's messages, by size when GSO is on
+	bufs  [][]byte       // the datagrams in order
+	msgs  []ipv4.Message // one per run
+	runs  []span         // msgs[k] holds order[runs[k].i:runs[k].j]
+	ctl   []byte         // the runs' control messages, never regrown
 }
+
+// span is a run of datagrams: order[i:j].
+type span struct{ i, j int }
 
 func newDatagramSender(c *net.UDPConn, gso bool) *datagramSender {
 	d := &datagramSender{
 		pc:    ipv4.NewPacketConn(c),
 		order: make([]int, 0, datagramBatch), bufs: make([][]byte, datagramBatch),
-		msgs: make([]ipv4.Message, 0, datagramBatch), groups: make([]struct{ i, j int }, 0, datagramBatch),
+		msgs: make([]ipv4.Message, 0, datagramBatch), runs: make([]span, 0, datagramBatch),
 		ctl: make([]byte, 0, datagramBatch*segmentControlLen),
 	}
 	if gso {
@@ -64,7 +67,7 @@ func (d *datagramSender) send(batch []byte, q []queued, done *stats) error {
 
 // write sends q's messages in the given order.
 func (d *datagramSender) write(batch []byte, q []queued, order []int, done *stats) error {
-	d.msgs, d.groups, d.ctl = d.msgs[:0], d.groups[:0], d.ctl[:0]
+	d.msgs, d.runs, d.ctl = d.msgs[:0], d.runs[:0], d.ctl[:0]
 	for i, k := range order {
 		d.bufs[i] = batch[q[k].start:q[k].end]
 	}
@@ -82,7 +85,7 @@ func (d *datagramSender) write(batch []byte, q []queued, order []int, done *stat
 			m.OOB = d.ctl[at:]
 		}
 		d.msgs = append(d.msgs, m)
-		d.groups = append(d.groups, struct{ i, j int }{i, j})
+		d.runs = append(d.runs, span{i, j})
 		i = j
 	}
 
@@ -90,7 +93,7 @@ func (d *datagramSender) write(batch []byte, q []queued, order []int, done *stat
 	for k := 0; k < len(d.msgs); {
 		n, err := d.pc.WriteBatch(d.msgs[k:], 0)
 		n = max(n, 0) // -1 with an error
-		for _, g := range d.groups[k : k+n] {
+		for _, g := range d.runs[k : k+n] {
 			for _, x := range order[g.i:g.j] {
 				done.count(q[x].l, q[x].t, q[x].size())
 			}
@@ -109,9 +112,9 @@ func (d *datagramSender) write(batch []byte, q []queued, order []int, done *stat
 			// The rest are written again, this size and up one by one.
 			d.gsoBelow = 0
 			if bySize {
-				d.gsoBelow = q[order[d.groups[k].i]].size()
+				d.gsoBelow = q[order[d.runs[k].i]].size()
 			}
-			return cmp.Or(first, d.write(batch, q, order[d.groups[k].i:], done))
+			return cmp.Or(first, d.write(batch, q, order[d.runs[k].i:], done))
 		}
 		done.fail(err)
 		first = cmp.Or(first, err)
