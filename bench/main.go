@@ -57,7 +57,7 @@ type options struct {
 	micro                                            bool
 	benchtime                                        string
 	microCount                                       int
-	keep, udpGSO                                     bool
+	keep, udpGSO, warmup                             bool
 	ceilingOrder, hepdBin                            string
 }
 
@@ -90,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.micro, "micro", true, "also run the Go micro benchmarks of the hot path")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "-benchtime of the micro benchmarks")
 	fs.IntVar(&o.microCount, "micro-count", 5, "runs of each micro benchmark (the whole set runs this many times over): the report gives the fastest (the least disturbed by other tenants) and the median")
+	fs.BoolVar(&o.warmup, "warmup", true, "run each scenario with a ceiling once, unreported, before round 1: it creates the fresh cluster's WAL segments "+
+		"(which later phases recycle) and its rows are round 1's ceiling before hepd's phase")
 	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL cluster's folder")
 	fs.StringVar(&o.hepdBin, "hepd-bin", "", "run this hepd binary instead of building ./cmd/hepd: alternate runs of two builds to set them side by side")
 	fs.StringVar(&o.ceilingOrder, "ceiling-order", orderArrival, "order of the ceiling's batches: "+orderArrival+
@@ -128,25 +130,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	for round := 1; round <= max(o.repeat, 1); round++ {
-		for _, sc := range scens {
-			sc.Round = round
-			if sc.HalfRateOf != "" {
-				i := slices.IndexFunc(rep.Runs, func(r *runResult) bool { return r.Name == sc.HalfRateOf && r.Round == round })
-				if i < 0 {
-					return fmt.Errorf("scenario %s needs %s in the same run", sc.Name, sc.HalfRateOf)
-				}
-				sc.Rate = int(rep.Runs[i].StoredRate / 2)
+	for _, sc := range schedule(scens, o.repeat, o.warmup) {
+		if sc.Round == 0 {
+			b.logf("== %s (warm-up, not reported): %s, %d messages, profile %s", sc.Name, sc.Transport, sc.Messages, sc.Profile)
+			if _, err := b.runScenario(ctx, sc, false); err != nil {
+				return fmt.Errorf("%s (warm-up): %w", sc.Name, err)
 			}
-			b.logf("== %s (round %d): %s, %d messages, profile %s, batch %d, writers %d, synchronous_commit %v, rate %s",
-				sc.Name, round, sc.Transport, sc.Messages, sc.Profile, sc.BatchRows, sc.Writers, sc.SyncCommit, rateString(sc.Rate))
-			r, err := b.runScenario(ctx, sc, o.pprofSeconds > 0 && sc.Name == profiled && round == 1)
-			if err != nil {
-				return fmt.Errorf("%s: %w", sc.Name, err)
-			}
-			b.logf("   %s", r.summary())
-			rep.Runs = append(rep.Runs, r)
+			continue
 		}
+		if sc.HalfRateOf != "" {
+			i := slices.IndexFunc(rep.Runs, func(r *runResult) bool { return r.Name == sc.HalfRateOf && r.Round == sc.Round })
+			if i < 0 {
+				return fmt.Errorf("scenario %s needs %s in the same run", sc.Name, sc.HalfRateOf)
+			}
+			sc.Rate = int(rep.Runs[i].StoredRate / 2)
+		}
+		b.logf("== %s (round %d): %s, %d messages, profile %s, batch %d, writers %d, synchronous_commit %v, rate %s",
+			sc.Name, sc.Round, sc.Transport, sc.Messages, sc.Profile, sc.BatchRows, sc.Writers, sc.SyncCommit, rateString(sc.Rate))
+		r, err := b.runScenario(ctx, sc, o.pprofSeconds > 0 && sc.Name == profiled && sc.Round == 1)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.Name, err)
+		}
+		b.logf("   %s", r.summary())
+		rep.Runs = append(rep.Runs, r)
 	}
 	rep.Finished = time.Now().UTC()
 	rep.Profile, rep.PprofTop, rep.Profiled = b.profileFile, b.profileTop, profiled

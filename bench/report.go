@@ -38,7 +38,7 @@ func (o options) public() map[string]any {
 		"messages": o.messages, "udp_messages": o.udpMessages, "udp_rate": o.udpRate, "conns": o.conns,
 		"udp_conns": o.udpConns, "udp_rcvbuf": o.udpRcvBuf, "udp_gso": o.udpGSO, "hepd_bin": o.hepdBin, "batch": o.batchRows, "writers": o.writers, "flush_ms": o.flushMS,
 		"max_pending": o.maxPending, "pprof_scenario": o.pprofScenario, "pg": o.pgSettings,
-		"scenarios": o.scenarios, "benchtime": o.benchtime, "micro_count": o.microCount, "ceiling_order": o.ceilingOrder,
+		"scenarios": o.scenarios, "benchtime": o.benchtime, "micro_count": o.microCount, "ceiling_order": o.ceilingOrder, "warmup": o.warmup,
 	}
 }
 
@@ -211,7 +211,7 @@ func (rep *report) markdown() string {
 	}
 
 	b.WriteString("\n## Scenarios\n\nStored rate: messages counted in the database ÷ (first message sent → last row committed). " +
-		"Ceiling: the same rows, read back and written again by bare pgx CopyFrom with the same batch size, connections and synchronous_commit, into the same truncated tables and indexes, right after hepd's phase; from the second round on also right before it, with the previous round's rows, and the ceiling is then both phases' rows over both phases' time (each side's rate in brackets): the machine's speed drifts between minutes. " +
+		"Ceiling: the same rows, read back and written again by bare pgx CopyFrom with the same batch size, connections and synchronous_commit, into the same truncated tables and indexes, right after hepd's phase, and right before it with the previous round's rows (in round 1, those of an unreported warm-up round, which also creates the fresh cluster's WAL segments that every later phase recycles; without the warm-up, round 1 has no ceiling before); the ceiling is both phases' rows over both phases' time (each side's rate in brackets): the machine's speed drifts between minutes. " +
 		"CPU: hepd's own utime+stime; PostgreSQL's summed over the postmaster and all its children (exited backends through cutime/cstime), per million rows. " +
 		"Latency: per row, from hepd's Store.Add (in the socket read that received it) to its COPY commit. " +
 		"Spilled: rows that went through hepd's disk spool because the database could not keep up; the ceiling then gets one more connection, as hepd's spool replayer is one. " +

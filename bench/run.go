@@ -163,7 +163,8 @@ type runResult struct {
 	CeilingAutovacuums int     `json:"ceiling_autovacuums,omitempty"`
 	Ratio              float64 `json:"ratio_to_ceiling,omitempty"`
 	// The ceiling phases the figures above sum: before hepd's phase (the
-	// previous round's rows; absent in the first round) and after it.
+	// previous round's rows, or the warm-up's; absent in the first round
+	// without a warm-up) and after it.
 	CeilingBefore *ceilingPhase `json:"ceiling_before,omitempty"`
 	CeilingAfter  *ceilingPhase `json:"ceiling_after,omitempty"`
 }
@@ -433,8 +434,14 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, profile bool) (*ru
 	r.PGCPUPerM = r.PGCPU / float64(stored) * 1e6
 
 	if sc.Ceiling {
-		if err := b.ceiling(ctx, conn, dsn, sc, r); err != nil {
+		d, err := b.keepRows(ctx, conn, sc, r)
+		if err != nil {
 			return nil, err
+		}
+		if sc.Round > 0 { // the warm-up only keeps its rows for round 1
+			if err := b.ceiling(ctx, conn, dsn, sc, r, d); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return r, nil
@@ -529,14 +536,12 @@ func (b *bench) ceilingPhase(ctx context.Context, conn *pgx.Conn, dsn string, sc
 	return ph, nil
 }
 
-// ceiling writes the rows hepd stored again (the ceiling after hepd's
-// phase) and sets the ratio: hepd's rate against all the rows of the
-// ceiling phases on both sides of it over their time, or against the one
-// after when there was none before. The rows are kept for the next round.
-func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scenario, r *runResult) error {
+// keepRows reads back the rows hepd stored in r and keeps them as the
+// scenario's ceiling before hepd's phase of the next round.
+func (b *bench) keepRows(ctx context.Context, conn *pgx.Conn, sc scenario, r *runResult) (ceilingData, error) {
 	rows, err := loadRows(ctx, conn, sipTables)
 	if err != nil {
-		return err
+		return ceilingData{}, err
 	}
 	// As many sessions as hepd used: its writers, and its spool's
 	// replayer when batches went through the spool.
@@ -544,6 +549,18 @@ func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scen
 	if r.Spilled > 0 {
 		d.sessions++
 	}
+	if b.prev == nil {
+		b.prev = map[string]ceilingData{}
+	}
+	b.prev[sc.Name] = d
+	return d, nil
+}
+
+// ceiling writes d, the rows hepd stored, again (the ceiling after hepd's
+// phase) and sets the ratio: hepd's rate against all the rows of the
+// ceiling phases on both sides of it over their time, or against the one
+// after when there was none before.
+func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scenario, r *runResult, d ceilingData) error {
 	after, err := b.ceilingPhase(ctx, conn, dsn, sc, d)
 	if err != nil {
 		return err
@@ -565,10 +582,6 @@ func (b *bench) ceiling(ctx context.Context, conn *pgx.Conn, dsn string, sc scen
 	r.CeilingRate = float64(rowsAll) / secs
 	r.CeilingPGCPUPerM = cpu / float64(rowsAll)
 	r.Ratio = r.StoredRate / r.CeilingRate
-	if b.prev == nil {
-		b.prev = map[string]ceilingData{}
-	}
-	b.prev[sc.Name] = d
 	return nil
 }
 
