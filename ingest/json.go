@@ -2,9 +2,11 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/hepd/hepd/ingest/sip"
@@ -122,6 +124,20 @@ func appendJSONStr(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s...)
 	return append(dst, '"')
+}
+
+// jsonbCompare orders object keys as PostgreSQL's jsonb keeps them: shorter
+// first, then bytewise (lengthCompareJsonbString in jsonb_util.c).
+// PostgreSQL sorts the keys of every object it parses into jsonb; keys that
+// already come in that order cost it one pass to check. Sent in Homer's
+// order, that sort took 3.7% of PostgreSQL's CPU for each homer row (perf,
+// 2026-11-30), and nothing in the ceiling, whose rows came back from
+// PostgreSQL already sorted.
+func jsonbCompare(a, b string) int {
+	if len(a) != len(b) {
+		return cmp.Compare(len(a), len(b))
+	}
+	return strings.Compare(a, b)
 }
 
 // appendKey appends `"key":` preceded by a comma unless it opens the object.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,7 @@ type Pipeline struct {
 	ctx    context.Context
 	opts   Options
 	keys   []sip.Key
+	fields []dataField // data_header members, in jsonb's order
 	parser *sip.Parser
 	out    Output
 	outU   UnpausableOutput // out, if it is one; nil otherwise
@@ -80,6 +82,7 @@ func New(ctx context.Context, o Options, out Output, log *slog.Logger) (*Pipelin
 		ctx:    ctx,
 		opts:   o,
 		keys:   o.SIPKeys,
+		fields: dataFields(o.SIPKeys, o.ExtraHeaders),
 		parser: parser,
 		out:    out,
 		log:    log,
@@ -294,32 +297,33 @@ func appendProtocolHeader(dst []byte, pkt *hep.Packet, created time.Time, capID,
 	case pkt.SrcIP.Is6() || pkt.DstIP.Is6():
 		family = 10
 	}
-	dst = append(dst, `{"protocolFamily":`...)
-	dst = appendUint(dst, family)
-	dst = append(dst, `,"protocol":`...)
-	dst = appendUint(dst, uint64(pkt.Protocol))
+	// Homer's keys in jsonb's order (see jsonbCompare).
+	dst = append(dst, `{"dstIp":`...)
+	dst = appendJSONAddr(dst, pkt.DstIP)
 	dst = append(dst, `,"srcIp":`...)
 	dst = appendJSONAddr(dst, pkt.SrcIP)
-	dst = append(dst, `,"dstIp":`...)
-	dst = appendJSONAddr(dst, pkt.DstIP)
-	dst = append(dst, `,"srcPort":`...)
-	dst = appendUint(dst, uint64(pkt.SrcPort))
 	dst = append(dst, `,"dstPort":`...)
 	dst = appendUint(dst, uint64(pkt.DstPort))
-	dst = append(dst, `,"timeSeconds":`...)
-	dst = appendUint(dst, uint64(created.Unix()))
-	dst = append(dst, `,"timeUseconds":`...)
-	dst = appendUint(dst, uint64(created.Nanosecond()/1000))
-	dst = append(dst, `,"payloadType":`...)
-	dst = appendUint(dst, uint64(pkt.ProtoType))
+	dst = append(dst, `,"srcPort":`...)
+	dst = appendUint(dst, uint64(pkt.SrcPort))
+	dst = append(dst, `,"protocol":`...)
+	dst = appendUint(dst, uint64(pkt.Protocol))
 	dst = append(dst, `,"captureId":`...)
 	dst = appendJSONString(dst, capID)
 	if len(pkt.AuthKey) > 0 {
 		dst = append(dst, `,"capturePass":`...)
 		dst = appendJSONString(dst, pkt.AuthKey)
 	}
+	dst = append(dst, `,"payloadType":`...)
+	dst = appendUint(dst, uint64(pkt.ProtoType))
+	dst = append(dst, `,"timeSeconds":`...)
+	dst = appendUint(dst, uint64(created.Unix()))
+	dst = append(dst, `,"timeUseconds":`...)
+	dst = appendUint(dst, uint64(created.Nanosecond()/1000))
 	dst = append(dst, `,"correlation_id":`...)
 	dst = appendJSONString(dst, correlation)
+	dst = append(dst, `,"protocolFamily":`...)
+	dst = appendUint(dst, family)
 	return append(dst, '}')
 }
 
@@ -370,20 +374,43 @@ func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *S
 	return true
 }
 
-// appendDataHeader writes a SIP row's data_header: the configured keys,
-// then the custom headers present in the message.
+// appendDataHeader writes a SIP row's data_header: the configured keys and
+// the custom headers present in the message, in p.fields' order.
 func (p *Pipeline) appendDataHeader(dst []byte, msg *sip.Message) []byte {
 	dst = append(dst, '{')
-	for _, k := range p.keys {
-		dst = appendSIPField(dst, k, msg.Field(k))
-	}
-	for i, name := range p.opts.ExtraHeaders {
-		if v := msg.Extra[i]; v != nil {
-			dst = appendKey(dst, name)
+	for _, f := range p.fields {
+		if f.key != 0 {
+			dst = appendSIPField(dst, f.key, msg.Field(f.key))
+		} else if v := msg.Extra[f.extra]; v != nil {
+			dst = appendKey(dst, f.name)
 			dst = appendJSONString(dst, v)
 		}
 	}
 	return append(dst, '}')
+}
+
+// dataField is a member of a SIP data_header: a Homer key, or (key 0) the
+// custom header ExtraHeaders[extra].
+type dataField struct {
+	key   sip.Key
+	extra int
+	name  string
+}
+
+// dataFields lists the members of a SIP data_header in jsonb's order of
+// keys (see jsonbCompare). The sort is stable and the custom headers come
+// after the keys, so a custom header named as a key still wins, as jsonb
+// keeps the last of equal keys.
+func dataFields(keys []sip.Key, extra []string) []dataField {
+	fs := make([]dataField, 0, len(keys)+len(extra))
+	for _, k := range keys {
+		fs = append(fs, dataField{key: k, name: k.String()})
+	}
+	for i, name := range extra {
+		fs = append(fs, dataField{extra: i, name: name})
+	}
+	slices.SortStableFunc(fs, func(a, b dataField) int { return jsonbCompare(a.name, b.name) })
+	return fs
 }
 
 // protoLabel is the data_header "proto" value heplify-server writes.
@@ -496,20 +523,20 @@ func (p *Pipeline) isupRecord(b *batch, payload []byte, created time.Time, src *
 	ph := b.arena[phStart:]
 
 	dhStart := len(b.arena)
-	b.arena = append(b.arena, `{"cic":`...)
+	b.arena = append(b.arena, `{"cic":`...) // in jsonb's order
 	b.arena = strconv.AppendInt(b.arena, m.CIC, 10)
 	b.arena = append(b.arena, `,"dpc":`...)
 	b.arena = strconv.AppendInt(b.arena, m.DPC, 10)
 	b.arena = append(b.arena, `,"opc":`...)
 	b.arena = strconv.AppendInt(b.arena, m.OPC, 10)
+	b.arena = append(b.arena, `,"callid":`...)
+	b.arena = appendJSONString(b.arena, sid)
 	b.arena = append(b.arena, `,"msg_name":`...)
 	b.arena = appendJSONString(b.arena, []byte(m.MsgName))
 	b.arena = append(b.arena, `,"called_number":`...)
 	b.arena = appendJSONString(b.arena, []byte(m.CalledNumber.Num))
 	b.arena = append(b.arena, `,"calling_number":`...)
 	b.arena = appendJSONString(b.arena, []byte(m.CallingNumber.Num))
-	b.arena = append(b.arena, `,"callid":`...)
-	b.arena = appendJSONString(b.arena, sid)
 	b.arena = append(b.arena, '}')
 	b.recs = append(b.recs, Record{
 		Table: TableISUP, SID: sid, CreateDate: created,

@@ -48,8 +48,10 @@ func deliverOne(p *Pipeline, data []byte, recv time.Time) {
 	p.Deliver([]tcpstack.Frame{{Kind: tcpstack.FrameHEP3, Data: data, RecvTime: recv}})
 }
 
-// TestSpecVectors: the rows of hep3.md §11, byte-identical to what Homer 7
-// (heplify-server) writes.
+// TestSpecVectors: the rows of hep3.md §11, identical to what Homer 7
+// (heplify-server) writes once in jsonb: the same members, with the keys in
+// jsonb's order rather than heplify-server's (PostgreSQL sorts them anyway,
+// and has nothing to sort when they come in its order).
 func TestSpecVectors(t *testing.T) {
 	recv := time.Unix(1700000100, 0)
 	for _, tc := range []struct {
@@ -83,12 +85,8 @@ func TestSpecVectors(t *testing.T) {
 			if r.Table != tc.table || string(r.SID) != tc.sid || !r.CreateDate.Equal(tc.created) {
 				t.Errorf("table %s sid %s created %v; want %s %s %v", r.Table, r.SID, r.CreateDate, tc.table, tc.sid, tc.created)
 			}
-			if string(r.ProtocolHeader) != tc.ph {
-				t.Errorf("protocol_header\n got %s\nwant %s", r.ProtocolHeader, tc.ph)
-			}
-			if string(r.DataHeader) != tc.dh {
-				t.Errorf("data_header\n got %s\nwant %s", r.DataHeader, tc.dh)
-			}
+			sameJSONB(t, "protocol_header", r.ProtocolHeader, tc.ph)
+			sameJSONB(t, "data_header", r.DataHeader, tc.dh)
 		})
 	}
 }
@@ -182,10 +180,11 @@ func sumMap(m map[string]uint64) uint64 {
 func TestISUPDataHeader(t *testing.T) {
 	p, out := newTestPipeline(t, Options{})
 	deliverOne(p, packet(54, "", `{"cic":12,"dpc":300,"opc":200,"msg_name":"IAM","called_number":{"num":"123"},"calling_number":{"num":"456"}}`), time.Now())
-	want := `{"cic":12,"dpc":300,"opc":200,"msg_name":"IAM","called_number":"123","calling_number":"456","callid":"200:300:12"}`
-	if len(out.recs) != 1 || string(out.recs[0].DataHeader) != want {
-		t.Fatalf("got %+v, want data_header %s", out.recs, want)
+	if len(out.recs) != 1 {
+		t.Fatalf("%d records", len(out.recs))
 	}
+	sameJSONB(t, "data_header", out.recs[0].DataHeader,
+		`{"cic":12,"dpc":300,"opc":200,"msg_name":"IAM","called_number":"123","calling_number":"456","callid":"200:300:12"}`)
 }
 
 // TestEscaping: values that broke heplify-server's batches (quotes in node
@@ -383,10 +382,12 @@ func TestRawSIPFrame(t *testing.T) {
 	if len(out.recs) != 1 || p.Stats().SIPInvalid != 1 || p.Stats().RawSIP != 2 {
 		t.Fatalf("%d records, stats %+v", len(out.recs), p.Stats())
 	}
-	want := `{"protocolFamily":10,"protocol":6,"srcIp":"2001:db8::9","dstIp":"2001:db8::1","srcPort":40000,"dstPort":5060,"timeSeconds":1700000000,"timeUseconds":250000,"payloadType":1,"captureId":"edge-7","correlation_id":"c-REGISTER"}`
-	if r := out.recs[0]; r.Table != TableSIPRegistration || string(r.ProtocolHeader) != want || !r.CreateDate.Equal(recv) {
-		t.Fatalf("%s %s %v\nwant %s", r.Table, r.ProtocolHeader, r.CreateDate, want)
+	r := out.recs[0]
+	if r.Table != TableSIPRegistration || !r.CreateDate.Equal(recv) {
+		t.Fatalf("%s %v", r.Table, r.CreateDate)
 	}
+	sameJSONB(t, "protocol_header", r.ProtocolHeader, `{"protocolFamily":10,"protocol":6,"srcIp":"2001:db8::9","dstIp":"2001:db8::1",`+
+		`"srcPort":40000,"dstPort":5060,"timeSeconds":1700000000,"timeUseconds":250000,"payloadType":1,"captureId":"edge-7","correlation_id":"c-REGISTER"}`)
 }
 
 // TestDeliverCheckedReportsFailures: undecodable HEP and unparsable SIP are

@@ -146,10 +146,10 @@ func TestUDPRawSIP(t *testing.T) {
 		t.Fatalf("%d records, stats %+v; want 1 record and 2 keep-alives", len(out.recs), p.Stats())
 	}
 	r := out.recs[0]
-	want := `{"protocolFamily":2,"protocol":17,"srcIp":"127.0.0.1","dstIp":"127.0.0.1","srcPort":` + itoa(local.Port) +
-		`,"dstPort":` + itoa(int(src.Addr().Port()))
+	want := `{"dstIp":"127.0.0.1","srcIp":"127.0.0.1","dstPort":` + itoa(int(src.Addr().Port())) + `,"srcPort":` + itoa(local.Port) +
+		`,"protocol":17,"captureId":"hepd","payloadType":1,"timeSeconds":`
 	if r.Table != TableSIPCall || !strings.HasPrefix(string(r.ProtocolHeader), want) ||
-		!strings.Contains(string(r.ProtocolHeader), `"payloadType":1,"captureId":"hepd","correlation_id":"c-INVITE"}`) {
+		!strings.HasSuffix(string(r.ProtocolHeader), `,"correlation_id":"c-INVITE","protocolFamily":2}`) {
 		t.Fatalf("%s %s", r.Table, r.ProtocolHeader)
 	}
 }
