@@ -130,8 +130,8 @@ func appendJSONStr(dst []byte, s string) []byte {
 // first, then bytewise (lengthCompareJsonbString in jsonb_util.c).
 // PostgreSQL sorts the keys of every object it parses into jsonb; keys that
 // already come in that order cost it one pass to check. Sent in Homer's
-// order, that sort took 3.7% of PostgreSQL's CPU for each homer row (perf,
-// 2026-11-30), and nothing in the ceiling, whose rows came back from
+// order, that sort took 3.7% of PostgreSQL's CPU in the homer benchmark
+// (perf, 2026-11-30), and nothing in its ceiling, whose rows came back from
 // PostgreSQL already sorted.
 func jsonbCompare(a, b string) int {
 	if len(a) != len(b) {
