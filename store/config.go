@@ -44,6 +44,11 @@ type Config struct {
 	// MaintenanceInterval is the time between maintenance rounds (create
 	// partitions ahead, drop expired ones). Default 10m.
 	MaintenanceInterval time.Duration
+	// SummarizeInterval is the time between rounds that summarise the new
+	// block ranges of the BRIN indexes (the lean profile has them) of the
+	// partitions written since the previous round: until then a search
+	// through such an index reads those rows in full. Default 10s.
+	SummarizeInterval time.Duration
 
 	// IndexProfile chooses the per-partition indexes: "homer" (default,
 	// Homer 7's full set) or "lean" (see IndexProfiles). It applies to
@@ -120,7 +125,8 @@ type settings struct {
 	Config
 	step      [len(tables)]time.Duration
 	indexes   [len(tables)][]index
-	retention [len(tables)]int // days; <0 keeps everything
+	brin      [len(tables)][]string // suffixes of the BRIN indexes among indexes
+	retention [len(tables)]int      // days; <0 keeps everything
 }
 
 func (c Config) settings() (*settings, error) {
@@ -147,6 +153,7 @@ func (c Config) settings() (*settings, error) {
 	}
 	defDur(&s.FlushInterval, 200*time.Millisecond)
 	defDur(&s.MaintenanceInterval, 10*time.Minute)
+	defDur(&s.SummarizeInterval, 10*time.Second)
 	defDur(&s.RetryMin, 100*time.Millisecond)
 	defDur(&s.RetryMax, 5*time.Second)
 	for _, v := range []struct {
@@ -160,7 +167,7 @@ func (c Config) settings() (*settings, error) {
 	for _, v := range []struct {
 		name string
 		d    time.Duration
-	}{{"FlushInterval", s.FlushInterval}, {"MaintenanceInterval", s.MaintenanceInterval}, {"RetryMin", s.RetryMin}, {"RetryMax", s.RetryMax}} {
+	}{{"FlushInterval", s.FlushInterval}, {"MaintenanceInterval", s.MaintenanceInterval}, {"SummarizeInterval", s.SummarizeInterval}, {"RetryMin", s.RetryMin}, {"RetryMax", s.RetryMax}} {
 		if v.d < 0 {
 			return nil, fmt.Errorf("store: %s = %v: must be positive (0 for the default)", v.name, v.d)
 		}
@@ -204,6 +211,7 @@ func (c Config) settings() (*settings, error) {
 		default:
 			return nil, fmt.Errorf("store: IndexProfile %q: want %s", s.IndexProfile, strings.Join(IndexProfiles(), " or "))
 		}
+		s.brin[i] = brinSuffixes(s.indexes[i])
 	}
 	for i, o := range map[int]int{tCall: c.RetentionDaysCall, tRegistration: c.RetentionDaysRegistration, tDefault: c.RetentionDaysDefault} {
 		if o != 0 {

@@ -94,11 +94,7 @@ func partitionDDL(b *strings.Builder, t *tableDef, indexes []index, from, to tim
 		if ix.using != "" {
 			fmt.Fprintf(b, " USING %s", ix.using)
 		}
-		fmt.Fprintf(b, " (%s)", ix.expr)
-		if ix.with != "" {
-			fmt.Fprintf(b, " WITH (%s)", ix.with)
-		}
-		b.WriteString(";\n")
+		fmt.Fprintf(b, " (%s);\n", ix.expr)
 	}
 	return name
 }

@@ -170,11 +170,12 @@ func TestReplaySkipsCommittedRecords(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	spoolDir := t.TempDir()
 	// Spool three batches of 100 rows by opening with an unreachable
-	// database (a closed port).
+	// database (a closed port). One writer spools them in order, so the
+	// first record holds the rows written directly below.
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	deadDSN := fmt.Sprintf("postgres://nobody@%s/x?connect_timeout=2", ln.Addr())
 	ln.Close()
-	cfg := store.Config{DSN: deadDSN, BatchRows: 100, FlushInterval: time.Hour, SpoolDir: spoolDir, SpoolMaxBytes: 64 << 20,
+	cfg := store.Config{DSN: deadDSN, BatchRows: 100, Writers: 1, FlushInterval: time.Hour, SpoolDir: spoolDir, SpoolMaxBytes: 64 << 20,
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
 	s, err := store.Open(ctx, cfg, nil)
 	if err != nil {
@@ -195,9 +196,10 @@ func TestReplaySkipsCommittedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	pos, id, rows := rec.Pos(), sp.ID(), rec.Rows
+	first := bytes.Contains(rec.Payload, []byte("sk-99")) && !bytes.Contains(rec.Payload, []byte("sk-299"))
 	sp.Close()
-	if rows != 100 {
-		t.Fatalf("first record has %d rows", rows)
+	if rows != 100 || !first {
+		t.Fatalf("first record has %d rows, sk-0 to sk-99: %v", rows, first)
 	}
 
 	// The first batch is in the database already, with its mark.

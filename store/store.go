@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,8 +53,11 @@ type Store struct {
 	writers   sync.WaitGroup
 	loops     sync.WaitGroup
 
-	maintMu   sync.Mutex // one maintenance round at a time
+	maintMu   sync.Mutex // one maintenance or summarising round at a time
 	maintConn *pgx.Conn
+
+	brinMu    sync.Mutex
+	brinDirty map[string]int // partitions with BRIN indexes written since the last summarising round → table
 
 	spool    *spool.Spool // nil when disabled
 	spoolMu  sync.Mutex   // spoolBuf
@@ -73,6 +77,7 @@ type counters struct {
 	batches, copyErrors, flushes     atomic.Uint64
 	partitionsCreated                atomic.Uint64
 	partitionsDropped                atomic.Uint64
+	brinRanges                       atomic.Uint64
 	latencySum, latencyMax           atomic.Int64
 	commit                           latencyHist // Add → COPY committed, per row
 }
@@ -113,6 +118,8 @@ type Stats struct {
 
 	PartitionsCreated uint64
 	PartitionsDropped uint64
+
+	RangesSummarized uint64 // block ranges of the BRIN indexes summarised by hepd (see SummarizeBRIN)
 
 	// A flush is one batch, from being handed to a writer until every row
 	// is committed or rejected; waiting for the database counts.
@@ -158,7 +165,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if st.AsyncCommit {
 		wc.RuntimeParams["synchronous_commit"] = "off"
 	}
-	s := &Store{cfg: st, connCfg: cc, wrCfg: wc, log: log, rlog: ratelog.New(log, 10*time.Second)}
+	s := &Store{cfg: st, connCfg: cc, wrCfg: wc, log: log, rlog: ratelog.New(log, 10*time.Second), brinDirty: map[string]int{}}
 	s.work = sync.NewCond(&s.mu)
 	s.spill = sync.NewCond(&s.mu)
 	if st.SpoolDir != "" {
@@ -207,6 +214,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	s.loops.Add(2)
 	go s.ticker(loopCtx)
 	go s.maintainLoop(loopCtx)
+	if slices.ContainsFunc(st.brin[:], func(b []string) bool { return len(b) > 0 }) {
+		s.loops.Add(1)
+		go s.summarizeLoop(loopCtx)
+	}
 	if s.spool != nil {
 		s.loops.Add(2)
 		go s.replayer(loopCtx)
@@ -219,6 +230,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 // today, tomorrow and the day after.
 func (s *Store) prepare(ctx context.Context, conn *pgx.Conn) error {
 	if err := migrations.Apply(ctx, conn); err != nil {
+		return err
+	}
+	if err := autosummarizeOff(ctx, conn); err != nil {
 		return err
 	}
 	if err := s.ensureDays(ctx, conn, time.Now().AddDate(0, 0, -1), 4); err != nil {
@@ -506,19 +520,12 @@ func (s *Store) maintainLoop(ctx context.Context) {
 func (s *Store) Maintain(ctx context.Context) error {
 	s.maintMu.Lock()
 	defer s.maintMu.Unlock()
-	if s.maintConn == nil || s.maintConn.IsClosed() {
-		c, err := pgx.ConnectConfig(ctx, s.connCfg)
-		if err != nil {
-			return fmt.Errorf("store: maintenance: %w", err)
-		}
-		s.maintConn = c
-	}
-	if !s.dbReady.Load() {
-		// The replayer prepares the schema when the database comes back.
-		return errors.New("store: maintenance: database not prepared yet")
+	conn, err := s.maintenanceConn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: maintenance: %w", err)
 	}
 	now := time.Now()
-	if err := s.ensureDays(ctx, s.maintConn, now, 3); err != nil {
+	if err := s.ensureDays(ctx, conn, now, 3); err != nil {
 		return fmt.Errorf("store: maintenance: %w", err)
 	}
 	var errs []error
@@ -526,7 +533,7 @@ func (s *Store) Maintain(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	for t := range tables {
-		if err := s.dropExpired(ctx, s.maintConn, t, now); err != nil {
+		if err := s.dropExpired(ctx, conn, t, now); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -534,6 +541,23 @@ func (s *Store) Maintain(ctx context.Context) error {
 		return fmt.Errorf("store: maintenance: %w", err)
 	}
 	return nil
+}
+
+// maintenanceConn returns the maintenance session, connecting it if needed;
+// maintMu must be held.
+func (s *Store) maintenanceConn(ctx context.Context) (*pgx.Conn, error) {
+	if s.maintConn == nil || s.maintConn.IsClosed() {
+		c, err := pgx.ConnectConfig(ctx, s.connCfg)
+		if err != nil {
+			return nil, err
+		}
+		s.maintConn = c
+	}
+	if !s.dbReady.Load() {
+		// The replayer prepares the schema when the database comes back.
+		return nil, errors.New("database not prepared yet")
+	}
+	return s.maintConn, nil
 }
 
 // Close writes every pending row and closes the connections. If ctx ends
@@ -575,6 +599,12 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	s.cancelRun()
 	s.loops.Wait()
+	if ctx.Err() == nil && !s.down.Load() {
+		// A last round, rather than leave the newest rows to VACUUM.
+		if _, serr := s.SummarizeBRIN(ctx); serr != nil {
+			s.log.Warn("store: last BRIN summarising round failed", "err", serr)
+		}
+	}
 	s.maintMu.Lock()
 	if s.maintConn != nil {
 		s.maintConn.Close(context.WithoutCancel(ctx))
@@ -634,6 +664,7 @@ func (s *Store) Stats() Stats {
 		CopyErrors:          c.copyErrors.Load(),
 		PartitionsCreated:   c.partitionsCreated.Load(),
 		PartitionsDropped:   c.partitionsDropped.Load(),
+		RangesSummarized:    c.brinRanges.Load(),
 		Flushes:             c.flushes.Load(),
 		FlushLatencySum:     time.Duration(c.latencySum.Load()),
 		FlushLatencyMax:     time.Duration(c.latencyMax.Load()),

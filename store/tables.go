@@ -17,7 +17,6 @@ type index struct {
 	suffix string // appended to the partition name
 	expr   string // indexed expression
 	using  string // access method; empty is btree
-	with   string // storage parameters, or empty
 }
 
 var (
@@ -75,11 +74,13 @@ func IndexProfiles() []string { return []string{ProfileHomer, ProfileLean} }
 // to the right blocks, and it looks up sid and users by =, IN and = ANY,
 // which a hash index answers with a 4-byte entry instead of a copy of the
 // key. A LIKE search on a user scans the time range through the BRIN index.
-// autosummarize has autovacuum summarise each filled block range, so the
-// BRIN index keeps up without a VACUUM.
+// A BRIN index knows nothing of the block ranges filled since it was last
+// summarised (a search reads them all), so hepd summarises the partitions
+// it wrote every Config.SummarizeInterval (see brin.go); autosummarize would
+// leave it to autovacuum's queue of 256 requests, one per range of 1 MB.
 var (
 	leanCommon = []index{
-		{suffix: "create_date", expr: "create_date", using: "brin", with: "autosummarize = on"},
+		{suffix: "create_date", expr: "create_date", using: "brin"},
 		{suffix: "sid", expr: "sid", using: "hash"},
 	}
 	leanSIP = append(slices.Clip(leanCommon),

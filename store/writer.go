@@ -177,6 +177,7 @@ func (w *writer) account(b *batch, sel []int32, rec *mark) {
 	s := w.s
 	b.observeCommitted(&s.stats.commit, sel, time.Now().UnixNano())
 	s.stats.committed.Add(uint64(len(sel)))
+	s.noteWritten(b, sel)
 	if rec != nil {
 		s.stats.replayed.Add(uint64(len(sel)))
 	}
