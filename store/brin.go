@@ -76,6 +76,9 @@ func (s *Store) summarizeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if s.down.Load() {
+			continue // the writers say so already; the partitions wait
+		}
 		if _, err := s.SummarizeBRIN(ctx); err != nil && ctx.Err() == nil {
 			s.rlog.Log(slog.LevelWarn, "brin", "store: BRIN summarising round failed, next round will retry", "err", err)
 		}
