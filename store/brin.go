@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,7 +21,8 @@ import (
 // fills about one range (128 pages) per megabyte of rows, so at a few
 // thousand rows a second that queue overflows. Instead, the writers note
 // the partitions they committed rows to, and a loop summarises the BRIN
-// indexes of those partitions every Config.SummarizeInterval.
+// indexes of those partitions every Config.SummarizeInterval (and Close
+// once more).
 
 // brinLockTimeout bounds the wait for an index's lock. Summarising takes
 // the lock VACUUM takes: rather than wait for an autovacuum of the
@@ -66,22 +66,13 @@ func (s *Store) noteWritten(b *batch, sel []int32) {
 	}
 }
 
-func (s *Store) summarizeLoop(ctx context.Context) {
-	defer s.loops.Done()
-	t := time.NewTicker(s.cfg.SummarizeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if s.down.Load() {
-			continue // the writers say so already; the partitions wait
-		}
-		if _, err := s.SummarizeBRIN(ctx); err != nil && ctx.Err() == nil {
-			s.rlog.Log(slog.LevelWarn, "brin", "store: BRIN summarising round failed, next round will retry", "err", err)
-		}
+// summarize runs a summarising round; it runs each SummarizeInterval.
+func (s *Store) summarize(ctx context.Context) {
+	if s.down.Load() {
+		return // the writers say so already; the partitions wait
+	}
+	if _, err := s.SummarizeBRIN(ctx); err != nil && ctx.Err() == nil {
+		s.rlog.Log(slog.LevelWarn, "brin", "store: BRIN summarising round failed, next round will retry", "err", err)
 	}
 }
 

@@ -49,7 +49,7 @@ type Store struct {
 
 	runCtx    context.Context // ends when Close gives up: writers stop retrying
 	cancelRun context.CancelFunc
-	stopLoops context.CancelFunc // ticker and maintenance
+	stopLoops context.CancelFunc // the loops: flush ticker, maintenance, BRIN summarising
 	writers   sync.WaitGroup
 	loops     sync.WaitGroup
 
@@ -212,11 +212,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		go s.writer()
 	}
 	s.loops.Add(2)
-	go s.ticker(loopCtx)
-	go s.maintainLoop(loopCtx)
+	go s.every(loopCtx, st.FlushInterval, s.tick)
+	go s.every(loopCtx, st.MaintenanceInterval, s.maintain)
 	if slices.ContainsFunc(st.brin[:], func(b []string) bool { return len(b) > 0 }) {
 		s.loops.Add(1)
-		go s.summarizeLoop(loopCtx)
+		go s.every(loopCtx, st.SummarizeInterval, s.summarize)
 	}
 	if s.spool != nil {
 		s.loops.Add(2)
@@ -339,10 +339,10 @@ func (s *Store) sealLocked(t int) {
 	s.work.Signal()
 }
 
-// ticker seals the non-empty batches each FlushInterval.
-func (s *Store) ticker(ctx context.Context) {
+// every calls f every d until ctx ends, as one of the store's loops.
+func (s *Store) every(ctx context.Context, d time.Duration, f func(context.Context)) {
 	defer s.loops.Done()
-	t := time.NewTicker(s.cfg.FlushInterval)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -350,17 +350,22 @@ func (s *Store) ticker(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		// While the writers have a backlog, a partial batch only makes
-		// COPYs smaller; let it fill, up to a few intervals.
-		now := time.Now()
-		s.mu.Lock()
-		for i, b := range s.cur {
-			if b != nil && len(b.rows) > 0 && (len(s.ready) == 0 || now.Sub(b.started) >= 5*s.cfg.FlushInterval) {
-				s.sealLocked(i)
-			}
-		}
-		s.mu.Unlock()
+		f(ctx)
 	}
+}
+
+// tick seals the non-empty batches; it runs each FlushInterval.
+func (s *Store) tick(context.Context) {
+	// While the writers have a backlog, a partial batch only makes COPYs
+	// smaller; let it fill, up to a few intervals.
+	now := time.Now()
+	s.mu.Lock()
+	for i, b := range s.cur {
+		if b != nil && len(b.rows) > 0 && (len(s.ready) == 0 || now.Sub(b.started) >= 5*s.cfg.FlushInterval) {
+			s.sealLocked(i)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // next returns the oldest sealed batch, waiting for one; nil once the store
@@ -497,19 +502,10 @@ func copyLine(err error) int {
 	return n
 }
 
-func (s *Store) maintainLoop(ctx context.Context) {
-	defer s.loops.Done()
-	t := time.NewTicker(s.cfg.MaintenanceInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := s.Maintain(ctx); err != nil && ctx.Err() == nil {
-			s.rlog.Log(slog.LevelWarn, "maintain", "store: maintenance round failed, next round will retry", "err", err)
-		}
+// maintain runs a maintenance round; it runs each MaintenanceInterval.
+func (s *Store) maintain(ctx context.Context) {
+	if err := s.Maintain(ctx); err != nil && ctx.Err() == nil {
+		s.rlog.Log(slog.LevelWarn, "maintain", "store: maintenance round failed, next round will retry", "err", err)
 	}
 }
 
