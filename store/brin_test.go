@@ -55,11 +55,13 @@ func lossyBlocks(t *testing.T, c *pgx.Conn, part string, from, to time.Time) (lo
 // TestLeanBRINSummarized: with the lean profile, hepd summarises the BRIN
 // index of the partitions it wrote, so that a search of a short time range
 // reads the block ranges that hold it, not every block filled since the
-// index was created. The rows fill a few ranges of 128 pages.
+// index was created. The rows fill a few ranges of 128 pages; one writer
+// lays them out in time order (two interleave their batches, widening each
+// range's bounds by a batch).
 func TestLeanBRINSummarized(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	s := open(t, store.Config{DSN: dsn, IndexProfile: store.ProfileLean, FlushInterval: 10 * time.Millisecond,
-		SummarizeInterval: 50 * time.Millisecond})
+		Writers: 1, SummarizeInterval: 50 * time.Millisecond})
 	at := time.Now().UTC().Truncate(time.Hour).Add(30 * time.Minute)
 	part := "hep_proto_1_call_" + at.Truncate(time.Hour).Format("20060102_1504")
 	raw := strings.Repeat("x", 1500) // about four rows a page
