@@ -18,27 +18,26 @@ import (
 // written, and its members' values as JSON text.
 func members(t *testing.T, s []byte) ([]string, map[string]string) {
 	t.Helper()
-	var vals map[string]json.RawMessage
-	if err := json.Unmarshal(s, &vals); err != nil {
-		t.Fatalf("%s: %v", s, err)
-	}
 	dec := json.NewDecoder(bytes.NewReader(s))
-	dec.Token() // {
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("%s: not an object (%v)", s, err)
+	}
 	var keys []string
+	text := map[string]string{}
 	for dec.More() {
 		k, err := dec.Token()
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
-		keys = append(keys, k.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
+		keys = append(keys, k.(string))
+		text[k.(string)] = string(v) // the last of equal keys, as jsonb keeps
 	}
-	text := make(map[string]string, len(vals))
-	for k, v := range vals {
-		text[k] = string(v)
+	if _, err := dec.Token(); err != nil {
+		t.Fatalf("%s: %v", s, err)
 	}
 	return keys, text
 }
