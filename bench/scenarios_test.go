@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestSchedule(t *testing.T) {
@@ -33,6 +34,29 @@ func TestSchedule(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("schedule = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPollWait(t *testing.T) {
+	tests := []struct {
+		name                 string
+		remaining, committed uint64
+		elapsed              time.Duration
+		want                 time.Duration
+	}{
+		{"far: 10 s to go", 300_000, 15_000, 500 * time.Millisecond, pollSlow},
+		{"just over a second to go", 31_000, 15_000, 500 * time.Millisecond, pollSlow},
+		{"under a second to go", 29_000, 15_000, 500 * time.Millisecond, pollFast},
+		{"nothing committed since the last look", 300_000, 0, 500 * time.Millisecond, pollFast},
+		{"all committed", 0, 15_000, 500 * time.Millisecond, pollFast},
+		{"first look", 300_000, 0, 0, pollFast},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pollWait(tt.remaining, tt.committed, tt.elapsed); got != tt.want {
+				t.Errorf("pollWait(%d, %d, %v) = %v, want %v", tt.remaining, tt.committed, tt.elapsed, got, tt.want)
 			}
 		})
 	}
