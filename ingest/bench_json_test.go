@@ -32,7 +32,7 @@ func BenchmarkHeaderJSON(b *testing.B) {
 	for b.Loop() {
 		arena = captureID(arena[:0], &pkt)
 		capID := arena[:]
-		arena = appendProtocolHeader(arena, &pkt, created, capID, bt.msg.CallID)
+		arena = appendProtocolHeader(arena, &bt.text, &pkt, created, capID, bt.msg.CallID)
 		arena = p.appendDataHeader(arena, &bt.msg)
 	}
 	b.SetBytes(int64(len(arena)))

@@ -112,3 +112,49 @@ func TestAppendJSONAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestTextCache: the cached text is the text: for addresses repeated, new,
+// evicted, zoned, invalid and at the longest, and for seconds that repeat
+// and change.
+func TestTextCache(t *testing.T) {
+	var c textCache
+	addrs := []string{"127.0.0.1", "10.0.0.1", "127.0.0.1", "2001:db8::1", "10.0.0.2",
+		"10.0.0.3", "10.0.0.4", "127.0.0.1", "fe80::1%eth0", "fe80::1%eth0", "",
+		"::ffff:255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "10.0.0.1", ""}
+	for _, s := range addrs {
+		var ip netip.Addr
+		if s != "" {
+			ip = netip.MustParseAddr(s)
+		}
+		want := string(appendJSONAddr([]byte("x"), ip))
+		if got := string(c.appendAddr([]byte("x"), ip)); got != want {
+			t.Errorf("appendAddr(%q) = %s, want %s", s, got, want)
+		}
+	}
+	for _, sec := range []int64{1700000000, 1700000000, 1700000001, 9, 1700000001, 0, 1<<63 - 1} {
+		want := strconv.AppendUint([]byte("x"), uint64(sec), 10)
+		if got := c.appendSec([]byte("x"), sec); !bytes.Equal(got, want) {
+			t.Errorf("appendSec(%d) = %s, want %s", sec, got, want)
+		}
+	}
+}
+
+// TestTextCacheKeepsBusyAddresses: an address hit between misses (a
+// proxy's) stays cached through a stream of addresses seen once (its
+// peers').
+func TestTextCacheKeepsBusyAddresses(t *testing.T) {
+	var c textCache
+	proxy := netip.MustParseAddr("10.0.0.1")
+	c.appendAddr(nil, proxy)
+	for i := range 1000 {
+		c.appendAddr(nil, netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}))
+		kept := false
+		for _, e := range c.addrs {
+			kept = kept || e.n != 0 && e.ip == proxy
+		}
+		if !kept {
+			t.Fatalf("the proxy's address was evicted by peer %d", i)
+		}
+		c.appendAddr(nil, proxy)
+	}
+}

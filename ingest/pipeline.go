@@ -109,6 +109,7 @@ type batch struct {
 	recs    []Record
 	arena   []byte // JSON headers and cleaned payloads of this batch
 	inflate []byte
+	text    textCache
 }
 
 func (p *Pipeline) get() *batch { return p.pool.Get().(*batch) }
@@ -287,7 +288,7 @@ func captureID(dst []byte, pkt *hep.Packet) []byte {
 
 // appendProtocolHeader writes the protocol_header object of homer-schema.md
 // §5.1 with exactly Homer's keys.
-func appendProtocolHeader(dst []byte, pkt *hep.Packet, created time.Time, capID, correlation []byte) []byte {
+func appendProtocolHeader(dst []byte, tc *textCache, pkt *hep.Packet, created time.Time, capID, correlation []byte) []byte {
 	family := uint64(pkt.Family)
 	// The address chunks decide the family (hep3.md V16): BSD senders write
 	// their own AF_INET6 value into chunk 0x0001.
@@ -299,9 +300,9 @@ func appendProtocolHeader(dst []byte, pkt *hep.Packet, created time.Time, capID,
 	}
 	// Homer's keys in jsonb's order (see jsonbCompare).
 	dst = append(dst, `{"dstIp":`...)
-	dst = appendJSONAddr(dst, pkt.DstIP)
+	dst = tc.appendAddr(dst, pkt.DstIP)
 	dst = append(dst, `,"srcIp":`...)
-	dst = appendJSONAddr(dst, pkt.SrcIP)
+	dst = tc.appendAddr(dst, pkt.SrcIP)
 	dst = append(dst, `,"dstPort":`...)
 	dst = appendUint(dst, uint64(pkt.DstPort))
 	dst = append(dst, `,"srcPort":`...)
@@ -317,7 +318,7 @@ func appendProtocolHeader(dst []byte, pkt *hep.Packet, created time.Time, capID,
 	dst = append(dst, `,"payloadType":`...)
 	dst = appendUint(dst, uint64(pkt.ProtoType))
 	dst = append(dst, `,"timeSeconds":`...)
-	dst = appendUint(dst, uint64(created.Unix()))
+	dst = tc.appendSec(dst, created.Unix())
 	dst = append(dst, `,"timeUseconds":`...)
 	dst = appendUint(dst, uint64(created.Nanosecond()/1000))
 	dst = append(dst, `,"correlation_id":`...)
@@ -360,7 +361,7 @@ func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *S
 	capID := b.arena[start:]
 
 	phStart := len(b.arena)
-	b.arena = appendProtocolHeader(b.arena, pkt, created, capID, correlation)
+	b.arena = appendProtocolHeader(b.arena, &b.text, pkt, created, capID, correlation)
 	ph := b.arena[phStart:]
 
 	dhStart := len(b.arena)
@@ -464,7 +465,7 @@ func (p *Pipeline) appendSimple(b *batch, table string, sid, payload []byte, cre
 	b.arena = captureID(b.arena, pkt)
 	capID := b.arena[start:]
 	phStart := len(b.arena)
-	b.arena = appendProtocolHeader(b.arena, pkt, created, capID, pkt.CorrelationID)
+	b.arena = appendProtocolHeader(b.arena, &b.text, pkt, created, capID, pkt.CorrelationID)
 	ph := b.arena[phStart:]
 	dhStart := len(b.arena)
 	b.arena = append(b.arena, `{"node":`...)
@@ -519,7 +520,7 @@ func (p *Pipeline) isupRecord(b *batch, payload []byte, created time.Time, src *
 		correlation = sid
 	}
 	phStart := len(b.arena)
-	b.arena = appendProtocolHeader(b.arena, pkt, created, capID, correlation)
+	b.arena = appendProtocolHeader(b.arena, &b.text, pkt, created, capID, correlation)
 	ph := b.arena[phStart:]
 
 	dhStart := len(b.arena)
