@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -63,6 +64,27 @@ func (s *Store) noteWritten(b *batch, sel []int32) {
 		}
 		last = sp
 		s.brinDirty[sp.name] = b.table
+	}
+}
+
+// noteExisting marks every partition with BRIN indexes that starts before
+// now for the next summarising round. Close summarises what its process
+// wrote, but a crash leaves the ranges filled since its last round, and
+// nothing tells which partitions those are. A partition without new
+// ranges costs the round one look at its range map.
+func (s *Store) noteExisting(now time.Time) {
+	us := now.UnixMicro()
+	s.brinMu.Lock()
+	defer s.brinMu.Unlock()
+	for t := range tables {
+		if len(s.cfg.brin[t]) == 0 {
+			continue
+		}
+		for _, sp := range s.parts.get(t) {
+			if sp.from <= us {
+				s.brinDirty[sp.name] = t
+			}
+		}
 	}
 }
 

@@ -226,8 +226,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-// prepare applies the migrations and creates the partitions of yesterday,
-// today, tomorrow and the day after.
+// prepare applies the migrations, creates the partitions of yesterday,
+// today, tomorrow and the day after, and marks the partitions written
+// before for summarising (see noteExisting).
 func (s *Store) prepare(ctx context.Context, conn *pgx.Conn) error {
 	if err := migrations.Apply(ctx, conn); err != nil {
 		return err
@@ -235,9 +236,11 @@ func (s *Store) prepare(ctx context.Context, conn *pgx.Conn) error {
 	if err := autosummarizeOff(ctx, conn); err != nil {
 		return err
 	}
-	if err := s.ensureDays(ctx, conn, time.Now().AddDate(0, 0, -1), 4); err != nil {
+	now := time.Now()
+	if err := s.ensureDays(ctx, conn, now.AddDate(0, 0, -1), 4); err != nil {
 		return fmt.Errorf("create partitions: %w", err)
 	}
+	s.noteExisting(now)
 	return nil
 }
 
