@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -20,8 +21,9 @@ const RejectsFile = "rejects.jsonl"
 // reject keeps a row the database refused for its content: in the
 // hepd_rejects table with the reason, or, if that insert fails too, as a
 // JSON line in the spool folder's rejects file, or at least in the log.
-// Rows are never dropped silently.
-func (w *writer) reject(b *batch, i int32, cause error) {
+// Rows are never dropped silently. m, when not nil, is committed with the
+// insert (or saved after the file's line).
+func (w *writer) reject(b *batch, i int32, cause error, m *mark) {
 	s := w.s
 	s.stats.rejected.Add(1)
 	sid, ph, dh, raw := b.fields(i)
@@ -37,14 +39,33 @@ func (w *writer) reject(b *batch, i int32, cause error) {
 
 	err := w.connect()
 	if err == nil {
-		_, err = w.conn.Exec(w.ctx, `INSERT INTO hepd_rejects
-			(table_name, reason, sqlstate, sid, create_date, protocol_header, data_header, raw)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			tbl, cause.Error(), code, sid, created, ph, dh, raw)
+		insert := func(db interface {
+			Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+		}) error {
+			_, err := db.Exec(w.ctx, `INSERT INTO hepd_rejects
+				(table_name, reason, sqlstate, sid, create_date, protocol_header, data_header, raw)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				tbl, cause.Error(), code, sid, created, ph, dh, raw)
+			return err
+		}
+		if m == nil {
+			err = insert(w.conn)
+		} else {
+			err = pgx.BeginFunc(w.ctx, w.conn, func(tx pgx.Tx) error {
+				if err := insert(tx); err != nil {
+					return err
+				}
+				_, err := tx.Exec(w.ctx, string(appendMarkSQL(nil, *m)))
+				return err
+			})
+		}
 		if err == nil {
 			s.stats.rejectsStored.Add(1)
 			return
 		}
+	}
+	if m != nil {
+		defer w.saveMark(*m)
 	}
 	line, _ := json.Marshal(struct {
 		At             time.Time `json:"rejected_at"`

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,11 +29,23 @@ func (s *Store) replayer(ctx context.Context) {
 	}
 	key := "spool-" + s.spool.ID()
 	var done int64
+	var settled map[string]int64 // rows settled of records split before a crash, by pieces id
 	if !w.retry("read the spool's progress", func() error {
 		err := w.conn.QueryRow(ctx, "SELECT seq FROM hepd_progress WHERE id = $1", key).Scan(&done)
 		if errors.Is(err, pgx.ErrNoRows) {
 			done, err = 0, nil
 		}
+		if err != nil {
+			return err
+		}
+		rows, err := w.conn.Query(ctx, "SELECT id, seq FROM hepd_progress WHERE starts_with(id, $1)", key+"/")
+		if err != nil {
+			return err
+		}
+		settled = map[string]int64{}
+		var id string
+		var seq int64
+		_, err = pgx.ForEachRow(rows, []any{&id, &seq}, func() error { settled[id] = seq; return nil })
 		return err
 	}) {
 		return
@@ -57,7 +70,7 @@ func (s *Store) replayer(ctx context.Context) {
 			st := s.spool.Stats()
 			s.log.Info("store: replaying the spool", "dir", s.spool.Dir(), "rows", st.Rows, "bytes", st.Bytes, "segments", st.Segments)
 		}
-		if !s.replayRecord(w, &b, rec, key, done) {
+		if !s.replayRecord(w, &b, rec, key, done, settled) {
 			return
 		}
 		s.spool.Done(rec)
@@ -69,8 +82,9 @@ func (s *Store) replayer(ctx context.Context) {
 }
 
 // replayRecord writes one spooled record; false means ctx ended first and
-// the record stays in the spool.
-func (s *Store) replayRecord(w *writer, b *batch, rec spool.Record, key string, done int64) bool {
+// the record stays in the spool. settled holds the rows already settled of
+// records whose split a crash interrupted (see writer.isolate).
+func (s *Store) replayRecord(w *writer, b *batch, rec spool.Record, key string, done int64, settled map[string]int64) bool {
 	if int64(rec.Pos()) <= done {
 		// Committed before a restart: the position says so.
 		s.stats.replaySkipped.Add(uint64(rec.Rows))
@@ -97,7 +111,17 @@ func (s *Store) replayRecord(w *writer, b *batch, rec spool.Record, key string, 
 			return true
 		}
 	}
-	return w.write(b, b.all(), &mark{id: key, seq: int64(rec.Pos())})
+	m := &mark{id: key, seq: int64(rec.Pos())}
+	m.pieces = key + "/" + strconv.FormatInt(m.seq, 10)
+	sel := b.all()
+	if n := min(settled[m.pieces], int64(len(sel))); n > 0 {
+		s.stats.replaySkipped.Add(uint64(n))
+		if sel = sel[n:]; len(sel) == 0 {
+			w.saveMark(*m)
+			return true
+		}
+	}
+	return w.write(b, sel, m)
 }
 
 // waitReady connects, applies the migrations and creates the partitions

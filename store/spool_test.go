@@ -462,3 +462,100 @@ func TestSpoolDirErrors(t *testing.T) {
 		t.Errorf("Open with a tiny spool: %v", err)
 	}
 }
+
+// TestReplaySplitResumes: a replayed record the database refuses rows of
+// is written in pieces, each committing how many of the record's rows are
+// settled (a reject with its mark in one transaction); after a crash in the
+// middle (the state of the database it leaves is made here by hand), the
+// replay skips the settled rows, so no row and no reject is written twice.
+func TestReplaySplitResumes(t *testing.T) {
+	bad := map[int]bool{50: true, 99: true}
+	for _, tc := range []struct {
+		name    string
+		settled int // rows of the record settled before the crash
+	}{
+		{"no crash", 0},
+		{"crash before a bad row", 50},
+		{"crash after its reject", 51},
+		{"crash before the record's mark", 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := pgtest.DSN(t)
+			spoolDir := t.TempDir()
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			deadDSN := fmt.Sprintf("postgres://nobody@%s/x?connect_timeout=2", ln.Addr())
+			ln.Close()
+			cfg := store.Config{DSN: deadDSN, BatchRows: 100, Writers: 1, FlushInterval: time.Hour, SpoolDir: spoolDir, SpoolMaxBytes: 64 << 20,
+				RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
+			rows := chunk("ps-", 0, 100)
+			for i := range bad {
+				rows[i].Raw = []byte("nul \x00 byte")
+			}
+			s, err := store.Open(ctx, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(t, s, rows...)
+			if err := s.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			sp, err := spool.Open(spoolDir, 64<<20, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := sp.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recKey, pos := "spool-"+sp.ID(), int64(rec.Pos())
+			key := fmt.Sprintf("%s/%d", recKey, pos)
+			sp.Close()
+
+			c := connect(t, dsn)
+			if tc.settled > 0 {
+				// What the pieces committed before the crash.
+				live := open(t, store.Config{DSN: dsn, BatchRows: 100, FlushInterval: 10 * time.Millisecond})
+				var good []store.Row
+				for i, r := range rows[:tc.settled] {
+					if !bad[i] {
+						good = append(good, r)
+						continue
+					}
+					if _, err := c.Exec(ctx, `INSERT INTO hepd_rejects (table_name, reason, sid, create_date, protocol_header, data_header, raw)
+						VALUES ('hep_proto_1_call', 'test', $1, now(), '', '', '')`, r.SID); err != nil {
+						t.Fatal(err)
+					}
+				}
+				add(t, live, good...)
+				waitSettled(t, live, uint64(len(good)))
+				if _, err := c.Exec(ctx, "INSERT INTO hepd_progress (id, seq) VALUES ($1, $2)", key, tc.settled); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			cfg.DSN = dsn
+			s2 := open(t, cfg)
+			waitFor(t, "the replay", func() bool { return s2.Stats().SpoolRows == 0 })
+			if st := s2.Stats(); st.RowsReplaySkipped != uint64(tc.settled) {
+				t.Errorf("%d rows skipped, want %d", st.RowsReplaySkipped, tc.settled)
+			}
+			exactlyOnce(t, dsn, "ps-", 98)
+			var rejects, distinct int
+			if err := c.QueryRow(ctx, "SELECT count(*), count(DISTINCT sid) FROM hepd_rejects").Scan(&rejects, &distinct); err != nil {
+				t.Fatal(err)
+			}
+			if rejects != 2 || distinct != 2 {
+				t.Errorf("%d rejects (%d distinct), want the 2 bad rows once", rejects, distinct)
+			}
+			var got int64
+			if err := c.QueryRow(ctx, "SELECT seq FROM hepd_progress WHERE id = $1", recKey).Scan(&got); err != nil || got != pos {
+				t.Errorf("the spool's progress: %d, %v; want the record's position %d", got, err, pos)
+			}
+			// The last row is bad: only its reject's mark says all 100 rows are settled.
+			if err := c.QueryRow(ctx, "SELECT seq FROM hepd_progress WHERE id = $1", key).Scan(&got); err != nil || got != 100 {
+				t.Errorf("the pieces' progress: %d, %v; want all 100 rows settled", got, err)
+			}
+		})
+	}
+}

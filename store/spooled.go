@@ -34,6 +34,12 @@ var errSpooledRecord = errors.New("store: damaged spooled batch")
 type mark struct {
 	id  string
 	seq int64
+
+	// pieces, for a replayed record, is the id under which the pieces of
+	// a split (see writer.isolate) commit how many of its rows are
+	// settled, so that a crash in the middle of one resumes after them.
+	// Empty for live batches: their pieces take the writer's own marks.
+	pieces string
 }
 
 // appendSpooled encodes rows sel of b after dst, which must hold the

@@ -135,12 +135,17 @@ func (w *writer) write(b *batch, sel []int32, rec *mark) bool {
 			}
 			fallthrough
 		case errData:
-			if !w.isolate(b, sel, err) {
+			var pieces string
+			if rec != nil {
+				pieces = rec.pieces
+			}
+			if !w.isolate(b, sel, err, pieces) {
 				return false
 			}
-			if rec != nil {
-				// The pieces were committed under the writer's own marks;
-				// now the record as a whole is done.
+			if rec != nil && rec.id != pieces {
+				// The pieces were committed under their own marks; now
+				// the record as a whole is done. (A piece's mark is its
+				// last row's, which its own last piece committed.)
 				w.saveMark(*rec)
 			}
 			return true
@@ -291,10 +296,13 @@ func (w *writer) committed(m mark) (bool, error) {
 // isolate splits a batch the database refused for its content. PostgreSQL
 // names the offending COPY line, so the rows before it are good, the row
 // itself is tried alone, and the rest is written again (and split again if
-// needed); without a line number the batch is halved.
-func (w *writer) isolate(b *batch, sel []int32, err error) bool {
+// needed); without a line number the batch is halved. The pieces settle in
+// the order of their rows, so with pieces set (a replayed record) each
+// one commits, under that id, the index after its last row: the rows a
+// crash leaves settled are a prefix, and the replay skips it.
+func (w *writer) isolate(b *batch, sel []int32, err error, pieces string) bool {
 	if len(sel) == 1 {
-		w.reject(b, sel[0], err)
+		w.reject(b, sel[0], err, pieceMark(pieces, sel))
 		return true
 	}
 	// sel aliases b.sel; copy before recursing, which reuses nothing of it
@@ -308,11 +316,19 @@ func (w *writer) isolate(b *batch, sel []int32, err error) bool {
 		parts = [][]int32{sel[:h], sel[h:]}
 	}
 	for _, p := range parts {
-		if len(p) > 0 && !w.write(b, p, nil) {
+		if len(p) > 0 && !w.write(b, p, pieceMark(pieces, p)) {
 			return false
 		}
 	}
 	return true
+}
+
+// pieceMark is the mark of the piece sel under pieces, or nil without.
+func pieceMark(pieces string, sel []int32) *mark {
+	if pieces == "" {
+		return nil
+	}
+	return &mark{id: pieces, seq: int64(sel[len(sel)-1]) + 1, pieces: pieces}
 }
 
 // forgetClosed drops a connection that died, so the next attempt makes a
