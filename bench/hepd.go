@@ -96,6 +96,7 @@ func (h *hepdProc) stop() error {
 type hepdStats struct {
 	Store struct {
 		RowsCommitted, RowsRejected, RowsLost uint64
+		Batches                               uint64
 		RowsPending                           int
 		RowsSpooled, RowsSpilled              uint64
 		SpoolRows                             int64

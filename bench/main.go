@@ -9,7 +9,7 @@
 // the cluster, hepd's peak RSS and the receive-to-commit latency. It then
 // reads the stored rows back, truncates the tables and writes the same rows
 // again with a bare pgx CopyFrom loop on as many connections as hepd's
-// writers, with hepd's batch size and session settings: the ceiling. Go
+// writers, in COPYs of hepd's mean size, with its session settings: the ceiling. Go
 // micro benchmarks of the hot path run last. The report goes to
 // results/bench-<time>.md and .json.
 //

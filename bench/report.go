@@ -211,7 +211,7 @@ func (rep *report) markdown() string {
 	}
 
 	b.WriteString("\n## Scenarios\n\nStored rate: messages counted in the database ÷ (first message sent → last row committed). " +
-		"Ceiling: the same rows, read back and written again by bare pgx CopyFrom with the same batch size, connections and synchronous_commit, into the same truncated tables and indexes, right after hepd's phase, and right before it with the previous round's rows (in round 1, those of an unreported warm-up round, which also creates the fresh cluster's WAL segments that every later phase recycles; without the warm-up, round 1 has no ceiling before); the ceiling is both phases' rows over both phases' time (each side's rate in brackets): the machine's speed drifts between minutes. " +
+		"Ceiling: the same rows, read back and written again by bare pgx CopyFrom in COPYs of the mean size hepd's had (batch column: configured, and hepd's mean COPY; hepd's batches grow behind a backlog), with the same connections and synchronous_commit, into the same truncated tables and indexes, right after hepd's phase, and right before it with the previous round's rows (in round 1, those of an unreported warm-up round, which also creates the fresh cluster's WAL segments that every later phase recycles; without the warm-up, round 1 has no ceiling before); the ceiling is both phases' rows over both phases' time (each side's rate in brackets): the machine's speed drifts between minutes. " +
 		"CPU: hepd's own utime+stime; PostgreSQL's summed over the postmaster and all its children (exited backends through cutime/cstime), per million rows. " +
 		"Latency: per row, from hepd's Store.Add (in the socket read that received it) to its COPY commit. " +
 		"Spilled: rows that went through hepd's disk spool because the database could not keep up; the ceiling then gets one more connection, as hepd's spool replayer is one. " +
@@ -233,8 +233,12 @@ func (rep *report) markdown() string {
 		if r.Transport == "udp" {
 			drops = fmt.Sprintf("%d (of %d sent, %d received)", r.UDPDrops, r.Sent, r.UDPDatagrams)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %v | %s | %d | %.0f | %s | %s | %.2f | %.1f | %s | %.1f%% | %.1f | %.0f | %.0f | %.0f | %.0f | %d | %s | %s | %.1f→%.1f |\n",
-			name, r.Transport, r.Profile, r.BatchRows, r.Writers, r.SyncCommit, rateString(r.Rate), r.Stored, r.StoredRate,
+		batch := fmt.Sprint(r.BatchRows)
+		if r.CopyRows > 0 {
+			batch += fmt.Sprintf(" (COPY %.0f)", r.CopyRows)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %v | %s | %d | %.0f | %s | %s | %.2f | %.1f | %s | %.1f%% | %.1f | %.0f | %.0f | %.0f | %.0f | %d | %s | %s | %.1f→%.1f |\n",
+			name, r.Transport, r.Profile, batch, r.Writers, r.SyncCommit, rateString(r.Rate), r.Stored, r.StoredRate,
 			ceil, ratio, r.HepdCPUPerM, r.PGCPUPerM, cpg, 100*r.HepdCPUPerM/r.PGCPUPerM, r.HepgenCPU, r.HepdPeakRSSMB,
 			r.LatencyP50ms, r.LatencyP99ms, r.LatencyMaxms, r.Spilled, drops, av, r.Load1Start, r.Load1End)
 	}

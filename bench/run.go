@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,8 +48,9 @@ type bench struct {
 }
 
 type ceilingData struct {
-	rows     []ceilRows
-	sessions int
+	rows      []ceilRows
+	sessions  int
+	batchRows int // rows per COPY: the mean of hepd's, whose batches grow behind a backlog
 }
 
 // count is how many rows d holds.
@@ -148,7 +150,8 @@ type runResult struct {
 	LatencyP50ms  float64 `json:"latency_p50_ms"`
 	LatencyP99ms  float64 `json:"latency_p99_ms"`
 	LatencyMaxms  float64 `json:"latency_max_ms"`
-	Spilled       uint64  `json:"rows_spilled"` // went through the spool: the database could not keep up
+	Spilled       uint64  `json:"rows_spilled"`   // went through the spool: the database could not keep up
+	CopyRows      float64 `json:"mean_copy_rows"` // rows per COPY hepd committed
 	UDPDatagrams  uint64  `json:"udp_datagrams,omitempty"`
 	UDPDrops      uint64  `json:"udp_socket_drops"`
 	UDPRecvRate   float64 `json:"udp_received_per_s,omitempty"`
@@ -400,6 +403,9 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, profile bool) (*ru
 		r.HepdPeakRSSMB = float64(rss) / (1 << 20)
 	}
 	r.Spilled = last.Store.RowsSpilled
+	if last.Store.Batches > 0 {
+		r.CopyRows = float64(last.Store.RowsCommitted) / float64(last.Store.Batches)
+	}
 	r.LatencyRows = last.Store.CommitLatencyRows
 	r.LatencyP50ms = float64(last.Store.CommitLatencyP50) / 1e6
 	r.LatencyP99ms = float64(last.Store.CommitLatencyP99) / 1e6
@@ -503,8 +509,9 @@ func countRows(ctx context.Context, conn *pgx.Conn) (int64, error) {
 }
 
 // ceilingPhase is one run of the ceiling: the rows of d written again with
-// bare CopyFrom into the same (truncated) tables and indexes, with the
-// scenario's batch size and synchronous_commit, on d's number of sessions.
+// bare CopyFrom into the same (truncated) tables and indexes, in COPYs of
+// the mean size hepd's had (at least the scenario's batch size), with its
+// synchronous_commit, on d's number of sessions.
 type ceilingPhase struct {
 	Rows        int     `json:"rows"`
 	Seconds     float64 `json:"seconds"`
@@ -538,8 +545,8 @@ func (b *bench) ceilingPhase(ctx context.Context, conn *pgx.Conn, dsn string, sc
 	if err != nil {
 		return ph, err
 	}
-	b.logf("   ceiling: %d rows, batches of %d, %d connections, %s order", n, sc.BatchRows, d.sessions, b.ceilingOrder)
-	el, err := ceilingRun(ctx, cfg, d.rows, sc.BatchRows, d.sessions, b.ceilingOrder)
+	b.logf("   ceiling: %d rows, batches of %d, %d connections, %s order", n, d.batchRows, d.sessions, b.ceilingOrder)
+	el, err := ceilingRun(ctx, cfg, d.rows, d.batchRows, d.sessions, b.ceilingOrder)
 	if err != nil {
 		return ph, err
 	}
@@ -573,7 +580,7 @@ func (b *bench) keepRows(ctx context.Context, conn *pgx.Conn, sc scenario, r *ru
 	}
 	// As many sessions as hepd used: its writers, and its spool's
 	// replayer when batches went through the spool.
-	d := ceilingData{rows: rows, sessions: sc.Writers}
+	d := ceilingData{rows: rows, sessions: sc.Writers, batchRows: max(sc.BatchRows, int(math.Round(r.CopyRows)))}
 	if r.Spilled > 0 {
 		d.sessions++
 	}

@@ -14,9 +14,11 @@ type Config struct {
 	DSN string
 
 	// BatchRows flushes a table's batch when it holds this many rows.
-	// Default 500: the end-to-end benchmark (go run ./bench) stored as many
-	// rows per second with 500 as with 2000 or 5000, and at half that rate
-	// a row waited a third as long for its commit (README, Performance).
+	// Default 500: at half the benchmark's full rate (go run ./bench) a row
+	// waited a third as long for its commit as with 2000 (README,
+	// Performance). While the writers have a backlog, a batch goes on
+	// filling up to 4 times that: larger COPYs cost hepd and PostgreSQL
+	// less per row, and its rows would wait anyway.
 	BatchRows int
 	// FlushInterval flushes every non-empty batch this long after the
 	// previous flush, bounding how stale the database is. Default 200ms.

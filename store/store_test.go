@@ -666,3 +666,49 @@ func TestTwoNodes(t *testing.T) {
 		t.Errorf("%d rows in the shared partition, want 2", n)
 	}
 }
+
+// TestBatchesGrowBehindBacklog: while the writers are busy and sealed
+// batches wait for them, a batch goes on filling past BatchRows (fewer,
+// larger COPYs); at a rate the writers keep up with, each holds BatchRows.
+func TestBatchesGrowBehindBacklog(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	s := open(t, store.Config{DSN: dsn, BatchRows: 100, Writers: 1, FlushInterval: time.Hour})
+
+	c := connect(t, dsn)
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE hep_proto_1_call IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	add(t, s, chunk("gr-", 0, 100)...)
+	waitFor(t, "the writer blocked on the lock", func() bool {
+		var waiting bool
+		err := connect(t, dsn).QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted AND relation = 'hep_proto_1_call'::regclass)").Scan(&waiting)
+		return err == nil && waiting
+	})
+	for i := 1; i < 20; i++ {
+		add(t, s, chunk("gr-", 100*i, 100)...)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled(t, s, 2000)
+	// 100 (the writer's), 100 (the first to wait), four of 400, the
+	// last 200.
+	if b := s.Stats().Batches; b > 7 {
+		t.Errorf("2000 rows behind a backlog took %d COPYs, want at most 7 (20 without growing)", b)
+	}
+
+	before := s.Stats().Batches
+	for i := range 3 {
+		add(t, s, chunk("gr-", 2000+100*i, 100)...)
+		waitSettled(t, s, uint64(2100+100*i))
+	}
+	if b := s.Stats().Batches - before; b != 3 {
+		t.Errorf("3 batches of 100 rows without a backlog took %d COPYs, want 3", b)
+	}
+	exactlyOnce(t, dsn, "gr-", 2300)
+}

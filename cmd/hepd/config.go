@@ -84,7 +84,7 @@ type Config struct {
 	DataDir     Str `cfg:"data_dir" env:"HEPD_DATA_DIR" default:"" unit:"path" help:"folder for hepd's own PostgreSQL cluster (pg/, when db_dsn is empty) and the disk spool (spool/, see spool_dir); empty means ./hepd-data, or /var/lib/hepd when run as root"`
 	LocalDBPort Int `cfg:"local_db_port" env:"HEPD_LOCAL_DB_PORT" default:"9432" unit:"port" min:"1" max:"65535" help:"loopback port of hepd's own PostgreSQL cluster"`
 
-	DBBatchRows         Int  `cfg:"db_batch_rows" env:"HEPD_DB_BATCH_ROWS" default:"500" unit:"rows" min:"1" max:"1000000" help:"a table's batch is written when it holds this many rows"`
+	DBBatchRows         Int  `cfg:"db_batch_rows" env:"HEPD_DB_BATCH_ROWS" default:"500" unit:"rows" min:"1" max:"1000000" help:"a table's batch is written when it holds this many rows; while every writer is busy it fills up to 4 times that"`
 	DBFlushMS           Int  `cfg:"db_flush_ms" env:"HEPD_DB_FLUSH_MS" default:"200" unit:"ms" min:"1" max:"60000" help:"a non-empty batch is written at the latest this long after its first row"`
 	DBWriters           Int  `cfg:"db_writers" env:"HEPD_DB_WRITERS" default:"2" unit:"count" min:"1" max:"64" help:"parallel COPY connections"`
 	DBIndexProfile      Str  `cfg:"db_index_profile" env:"HEPD_DB_INDEX_PROFILE" default:"homer" unit:"name" oneof:"homer,lean" help:"per-partition indexes: homer (Homer 7's full set) or lean (BRIN on create_date, hash on sid, from_user, to_user; see Performance); applies to partitions created from then on"`
