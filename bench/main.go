@@ -9,8 +9,8 @@
 // the cluster, hepd's peak RSS and the receive-to-commit latency. It then
 // reads the stored rows back, truncates the tables and writes the same rows
 // again with a bare pgx CopyFrom loop on as many connections as hepd's
-// writers, in COPYs of hepd's mean size, with its session settings: the ceiling. Go
-// micro benchmarks of the hot path run last. The report goes to
+// writers, in COPYs of hepd's mean size and with its session settings: the
+// ceiling. Go micro benchmarks of the hot path run last. The report goes to
 // results/bench-<time>.md and .json.
 //
 // Usage (from the repository root):
