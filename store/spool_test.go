@@ -168,43 +168,18 @@ func TestOpenDownThenRestart(t *testing.T) {
 func TestReplaySkipsCommittedRecords(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
-	spoolDir := t.TempDir()
-	// Spool three batches of 100 rows by opening with an unreachable
-	// database (a closed port). One writer spools them in order, so the
-	// first record holds the rows written directly below.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	deadDSN := fmt.Sprintf("postgres://nobody@%s/x?connect_timeout=2", ln.Addr())
-	ln.Close()
-	cfg := store.Config{DSN: deadDSN, BatchRows: 100, Writers: 1, FlushInterval: time.Hour, SpoolDir: spoolDir, SpoolMaxBytes: 64 << 20,
-		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
-	s, err := store.Open(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	add(t, s, chunk("sk-", 0, 300)...)
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	// Read the first record's position, as the replayer would commit it.
-	sp, err := spool.Open(spoolDir, 64<<20, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := sp.Next(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos, id, rows := rec.Pos(), sp.ID(), rec.Rows
+	// Three records of 100 rows; the first holds the rows written directly
+	// below. The replayer would commit its position.
+	cfg, id, rec := spoolOffline(t, chunk("sk-", 0, 300))
+	pos, rows := rec.Pos(), rec.Rows
 	first := bytes.Contains(rec.Payload, []byte("sk-99")) && !bytes.Contains(rec.Payload, []byte("sk-299"))
-	sp.Close()
 	if rows != 100 || !first {
 		t.Fatalf("first record has %d rows, sk-0 to sk-99: %v", rows, first)
 	}
 
 	// The first batch is in the database already, with its mark.
 	cfg.DSN = dsn
-	s = open(t, store.Config{DSN: dsn, BatchRows: 100, FlushInterval: time.Hour})
+	s := open(t, store.Config{DSN: dsn, BatchRows: 100, FlushInterval: time.Hour})
 	add(t, s, chunk("sk-", 0, 100)...)
 	waitSettled(t, s, 100)
 	c := connect(t, dsn)
@@ -220,6 +195,41 @@ func TestReplaySkipsCommittedRecords(t *testing.T) {
 	exactlyOnce(t, dsn, "sk-", 300)
 }
 
+// spoolOffline spools rows in records of 100 by opening a store whose
+// database is unreachable (a closed port); one writer spools them in order.
+// It returns that store's config, the spool's id and its first record.
+func spoolOffline(t *testing.T, rows []store.Row) (store.Config, string, spool.Record) {
+	t.Helper()
+	ctx := context.Background()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadDSN := fmt.Sprintf("postgres://nobody@%s/x?connect_timeout=2", ln.Addr())
+	ln.Close()
+	cfg := store.Config{DSN: deadDSN, BatchRows: 100, Writers: 1, FlushInterval: time.Hour, SpoolDir: t.TempDir(), SpoolMaxBytes: 64 << 20,
+		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
+	s, err := store.Open(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add(t, s, rows...)
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := spool.Open(cfg.SpoolDir, cfg.SpoolMaxBytes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	rec, err := sp.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Payload = bytes.Clone(rec.Payload) // the spool's buffer
+	return cfg, sp.ID(), rec
+}
+
 // TestSpillWhenDatabaseSlow: while the database cannot keep up (here: the
 // table is locked), AddUnpausable does not block at MaxPending: batches
 // spill to the spool and are replayed once the database catches up. Add
@@ -230,14 +240,7 @@ func TestSpillWhenDatabaseSlow(t *testing.T) {
 	cfg := store.Config{DSN: dsn, BatchRows: 100, FlushInterval: 10 * time.Millisecond, MaxPending: 300,
 		SpoolDir: t.TempDir(), SpoolMaxBytes: 64 << 20}
 	s := open(t, cfg)
-	c := connect(t, dsn)
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "LOCK TABLE hep_proto_1_call IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockCalls(t, dsn)
 	// Add pauses its caller at MaxPending, without spilling.
 	added := 0
 	for {
@@ -482,35 +485,13 @@ func TestReplaySplitResumes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			dsn := pgtest.DSN(t)
-			spoolDir := t.TempDir()
-			ln, _ := net.Listen("tcp", "127.0.0.1:0")
-			deadDSN := fmt.Sprintf("postgres://nobody@%s/x?connect_timeout=2", ln.Addr())
-			ln.Close()
-			cfg := store.Config{DSN: deadDSN, BatchRows: 100, Writers: 1, FlushInterval: time.Hour, SpoolDir: spoolDir, SpoolMaxBytes: 64 << 20,
-				RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
 			rows := chunk("ps-", 0, 100)
 			for i := range bad {
 				rows[i].Raw = []byte("nul \x00 byte")
 			}
-			s, err := store.Open(ctx, cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			add(t, s, rows...)
-			if err := s.Close(ctx); err != nil {
-				t.Fatal(err)
-			}
-			sp, err := spool.Open(spoolDir, 64<<20, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec, err := sp.Next(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recKey, pos := "spool-"+sp.ID(), int64(rec.Pos())
+			cfg, id, rec := spoolOffline(t, rows)
+			recKey, pos := "spool-"+id, int64(rec.Pos())
 			key := fmt.Sprintf("%s/%d", recKey, pos)
-			sp.Close()
 
 			c := connect(t, dsn)
 			if tc.settled > 0 {

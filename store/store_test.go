@@ -675,14 +675,7 @@ func TestBatchesGrowBehindBacklog(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, store.Config{DSN: dsn, BatchRows: 100, Writers: 1, FlushInterval: time.Hour})
 
-	c := connect(t, dsn)
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "LOCK TABLE hep_proto_1_call IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockCalls(t, dsn)
 	add(t, s, chunk("gr-", 0, 100)...)
 	waitFor(t, "the writer blocked on the lock", func() bool {
 		var waiting bool
@@ -711,4 +704,19 @@ func TestBatchesGrowBehindBacklog(t *testing.T) {
 		t.Errorf("3 batches of 100 rows without a backlog took %d COPYs, want 3", b)
 	}
 	exactlyOnce(t, dsn, "gr-", 2300)
+}
+
+// lockCalls locks hep_proto_1_call in a transaction that blocks every
+// writer's COPY into it until the caller rolls it back.
+func lockCalls(t *testing.T, dsn string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := connect(t, dsn).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE hep_proto_1_call IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
