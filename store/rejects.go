@@ -39,26 +39,17 @@ func (w *writer) reject(b *batch, i int32, cause error, m *mark) {
 
 	err := w.connect()
 	if err == nil {
-		insert := func(db interface {
-			Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-		}) error {
-			_, err := db.Exec(w.ctx, `INSERT INTO hepd_rejects
-				(table_name, reason, sqlstate, sid, create_date, protocol_header, data_header, raw)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				tbl, cause.Error(), code, sid, created, ph, dh, raw)
-			return err
+		// One batch is one implicit transaction: the mark commits with
+		// the row or not at all.
+		var q pgx.Batch
+		q.Queue(`INSERT INTO hepd_rejects
+			(table_name, reason, sqlstate, sid, create_date, protocol_header, data_header, raw)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			tbl, cause.Error(), code, sid, created, ph, dh, raw)
+		if m != nil {
+			q.Queue(string(appendMarkSQL(nil, *m)))
 		}
-		if m == nil {
-			err = insert(w.conn)
-		} else {
-			err = pgx.BeginFunc(w.ctx, w.conn, func(tx pgx.Tx) error {
-				if err := insert(tx); err != nil {
-					return err
-				}
-				_, err := tx.Exec(w.ctx, string(appendMarkSQL(nil, *m)))
-				return err
-			})
-		}
+		err = w.conn.SendBatch(w.ctx, &q).Close()
 		if err == nil {
 			s.stats.rejectsStored.Add(1)
 			return
