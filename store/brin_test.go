@@ -55,9 +55,9 @@ func lossyBlocks(t *testing.T, c *pgx.Conn, part string, from, to time.Time) (lo
 // TestLeanBRINSummarized: with the lean profile, hepd summarises the BRIN
 // index of the partitions it wrote, so that a search of a short time range
 // reads the block ranges that hold it, not every block filled since the
-// index was created. The rows fill a few ranges of 128 pages; one writer
-// lays them out in time order (two interleave their batches, widening each
-// range's bounds by a batch).
+// index was created. The rows fill many ranges of 32 pages (the SIP
+// tables' BRIN index); one writer lays them out in time order (two
+// interleave their batches, widening each range's bounds by a batch).
 func TestLeanBRINSummarized(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	s := open(t, store.Config{DSN: dsn, IndexProfile: store.ProfileLean, FlushInterval: 10 * time.Millisecond,
@@ -81,16 +81,17 @@ func TestLeanBRINSummarized(t *testing.T) {
 	}
 	from, to := at.Add(1000*time.Millisecond), at.Add(1010*time.Millisecond)
 	var lossy, pages int
+	const rangePages = 32
 	waitFor(t, "the BRIN index summarised", func() bool {
 		lossy, pages = lossyBlocks(t, c, part, from, to)
-		return lossy <= 2*128
+		return lossy <= 2*rangePages
 	})
-	if pages < 4*128 {
-		t.Fatalf("the rows fill %d pages, want several ranges of 128", pages)
+	if pages < 4*rangePages {
+		t.Fatalf("the rows fill %d pages, want several ranges of %d", pages, rangePages)
 	}
 	// CREATE INDEX summarised the first range (empty then); hepd the rest,
 	// the last one partly filled. Then nothing is left to summarise.
-	ranges := uint64(pages+127)/128 - 1
+	ranges := uint64(pages+rangePages-1)/rangePages - 1
 	waitFor(t, "every range counted", func() bool { return s.Stats().RangesSummarized >= ranges })
 	if got := s.Stats().RangesSummarized; got != ranges {
 		t.Errorf("RangesSummarized = %d, want %d", got, ranges)

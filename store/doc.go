@@ -40,9 +40,10 @@
 // table family's step, named <parent>_<YYYYMMDD>_<HHMM> with UTC names and
 // UTC bounds whatever the process or database time zone, each with the
 // per-partition indexes of homer-schema.md §2.3 named <partition>_<suffix>
-// (Config.IndexProfile "lean": a subset of them, with a BRIN index on
-// create_date that hepd summarises itself, every Config.SummarizeInterval,
-// for the partitions it wrote; see brin.go).
+// (Config.IndexProfile "lean": a hash index on sid and a BRIN index on
+// create_date that, for SIP and ISUP, also holds bloom filters of the
+// users, which hepd summarises itself, every Config.SummarizeInterval, for
+// the partitions it wrote; see tables.go and brin.go).
 // Open creates the slots of yesterday, today, tomorrow and the day after;
 // the maintenance loop keeps creating ahead and drops partitions that ended
 // before the retention cutoff (today's 00:00 UTC minus RetentionDays-1 days,

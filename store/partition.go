@@ -94,7 +94,11 @@ func partitionDDL(b *strings.Builder, t *tableDef, indexes []index, from, to tim
 		if ix.using != "" {
 			fmt.Fprintf(b, " USING %s", ix.using)
 		}
-		fmt.Fprintf(b, " (%s);\n", ix.expr)
+		fmt.Fprintf(b, " (%s)", ix.expr)
+		if ix.with != "" {
+			fmt.Fprintf(b, " WITH (%s)", ix.with)
+		}
+		b.WriteString(";\n")
 	}
 	return name
 }
@@ -179,6 +183,34 @@ func gaps(spans []span, from, to int64) [][2]int64 {
 	return out
 }
 
+// partitionIndexes returns the indexes of a new partition of table t on a
+// server of the given major version (0: unknown, taken as recent).
+func (s *Store) partitionIndexes(t, major int) []index {
+	if s.cfg.IndexProfile == ProfileLean && major > 0 && major < bloomMajor {
+		return tables[t].leanNoBloom
+	}
+	return s.cfg.indexes[t]
+}
+
+// serverMajor returns the major version of the server conn is connected
+// to, from the server_version it reports when the session starts, or 0.
+func serverMajor(conn *pgx.Conn) int {
+	return majorVersion(conn.PgConn().ParameterStatus("server_version"))
+}
+
+// majorVersion returns the leading number of a server_version such as
+// "15.18 (Debian 15.18-0+deb12u1)" or "9.6.24", or 0.
+func majorVersion(v string) int {
+	n := 0
+	for _, c := range []byte(v) {
+		if c < '0' || c > '9' || n > 1000 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
 // createPartitions makes sure the slots starting at the given times exist
 // for table t. It re-reads the catalog under the DDL lock, so another node's
 // partitions are seen, and fills only the uncovered parts of each slot (a
@@ -198,13 +230,14 @@ func (s *Store) createPartitions(ctx context.Context, conn *pgx.Conn, t int, slo
 	if err != nil {
 		return 0, err
 	}
+	indexes := s.partitionIndexes(t, serverMajor(conn))
 	var b strings.Builder
 	var names []string
 	for _, from := range slots {
 		f, to := slot(from, s.cfg.step[t])
 		for _, g := range gaps(spans, f.UnixMicro(), to.UnixMicro()) {
 			gf, gt := time.UnixMicro(g[0]), time.UnixMicro(g[1])
-			name := partitionDDL(&b, td, s.cfg.indexes[t], gf, gt)
+			name := partitionDDL(&b, td, indexes, gf, gt)
 			names = append(names, name)
 			spans = append(spans, span{from: g[0], to: g[1], name: name})
 			slices.SortFunc(spans, bySpanStart)
