@@ -96,7 +96,7 @@ func IndexProfiles() []string { return []string{ProfileHomer, ProfileLean} }
 // The SIP and ISUP ranges are 32 pages (256 KB): a bloom filter sized for
 // 400 distinct values at a 1% false-positive rate is ~480 bytes, so the
 // index is ~0.4% of its table's size, and a false positive costs reading
-// 256 KB. A range holds ~250 rows of 1 KB, and fewer distinct users, so
+// 256 KB. A range holds ~230 rows of 1.1 KB, and fewer distinct users, so
 // the filters are rarely near their design size, where their false
 // positives are ~1%.
 var (
