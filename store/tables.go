@@ -104,45 +104,39 @@ var (
 		{suffix: "create_date", expr: "create_date", using: "brin"},
 		{suffix: "sid", expr: "sid", using: "hash"},
 	}
-	// The BRIN index keeps the create_date suffix, as it leads with that
-	// column: partitions of earlier versions, with their BRIN index on
-	// create_date alone, are summarised by the same name.
-	leanSIP = []index{
-		{suffix: "create_date", using: "brin", with: leanBloomRange,
-			expr: "create_date, " + bloom("data_header->>'from_user'") + ", " + bloom("data_header->>'to_user'")},
-		{suffix: "sid", expr: "sid", using: "hash"},
-	}
-	leanISUP = []index{
-		{suffix: "create_date", using: "brin", with: leanBloomRange,
-			expr: "create_date, " + bloom("data_header->>'called_number'") + ", " + bloom("data_header->>'calling_number'")},
-		{suffix: "sid", expr: "sid", using: "hash"},
-	}
-)
-
-// PostgreSQL before 14 has no bloom operator classes for BRIN: there the
-// lean profile gives the users hash indexes, as hepd did before it used
-// bloom filters (see lean and createPartitions).
-var (
-	leanSIPNoBloom = append(slices.Clip(leanCommon),
-		index{suffix: "from_user", expr: "(data_header->>'from_user')", using: "hash"},
-		index{suffix: "to_user", expr: "(data_header->>'to_user')", using: "hash"},
-	)
-	leanISUPNoBloom = append(slices.Clip(leanCommon),
-		index{suffix: "called_number", expr: "(data_header->>'called_number')", using: "hash"},
-		index{suffix: "calling_number", expr: "(data_header->>'calling_number')", using: "hash"},
-	)
+	leanSIP         = leanUsers(true, "from_user", "to_user")
+	leanISUP        = leanUsers(true, "called_number", "calling_number")
+	leanSIPNoBloom  = leanUsers(false, "from_user", "to_user")
+	leanISUPNoBloom = leanUsers(false, "called_number", "calling_number")
 )
 
 // bloomMajor is the first PostgreSQL major version with BRIN bloom filters.
+// Before it, the lean profile gives the users hash indexes, as hepd did
+// before it used bloom filters (see createPartitions).
 const bloomMajor = 14
 
-// leanBloomRange is the storage parameter of the lean BRIN indexes with
-// bloom filters.
-const leanBloomRange = "pages_per_range = 32"
-
-// bloom returns a BRIN index column of a text expression, as a bloom filter.
-func bloom(expr string) string {
-	return "(" + expr + ") text_bloom_ops(n_distinct_per_range = 400, false_positive_rate = 0.01)"
+// leanUsers returns the lean set of a table searched by the given
+// data_header keys: with bloom, as bloom filters in the BRIN index on
+// create_date, in ranges of 32 pages; without, as hash indexes of their
+// own. The BRIN index keeps the create_date suffix either way, as it leads
+// with that column: partitions of earlier versions, with their BRIN index
+// on create_date alone, are summarised by the same name.
+func leanUsers(bloom bool, keys ...string) []index {
+	if !bloom {
+		ixs := slices.Clone(leanCommon)
+		for _, k := range keys {
+			ixs = append(ixs, index{suffix: k, expr: "(data_header->>'" + k + "')", using: "hash"})
+		}
+		return ixs
+	}
+	cols := "create_date"
+	for _, k := range keys {
+		cols += ", (data_header->>'" + k + "') text_bloom_ops(n_distinct_per_range = 400, false_positive_rate = 0.01)"
+	}
+	return []index{
+		{suffix: "create_date", expr: cols, using: "brin", with: "pages_per_range = 32"},
+		{suffix: "sid", expr: "sid", using: "hash"},
+	}
 }
 
 type tableDef struct {
