@@ -184,12 +184,19 @@ func gaps(spans []span, from, to int64) [][2]int64 {
 }
 
 // partitionIndexes returns the indexes of a new partition of table t on a
-// server of the given major version (0: unknown, taken as recent).
+// server of the given major version.
 func (s *Store) partitionIndexes(t, major int) []index {
-	if s.cfg.IndexProfile == ProfileLean && major > 0 && major < bloomMajor {
+	if s.leanWithoutBloom(major) {
 		return tables[t].leanNoBloom
 	}
 	return s.cfg.indexes[t]
+}
+
+// leanWithoutBloom reports whether the lean profile must give the users
+// hash indexes on a server of the given major version (0: unknown, taken
+// as recent).
+func (s *Store) leanWithoutBloom(major int) bool {
+	return s.cfg.IndexProfile == ProfileLean && major > 0 && major < bloomMajor
 }
 
 // serverMajor returns the major version of the server conn is connected

@@ -70,7 +70,8 @@ func TestLeanWithoutBloom(t *testing.T) {
 		}
 	}
 
-	// The set for older servers is valid DDL (here on a newer one).
+	// The set for older servers is valid DDL (here on a newer one), on the
+	// parent tables Open creates.
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
 	s, err := Open(ctx, Config{DSN: dsn, IndexProfile: ProfileLean}, nil)

@@ -238,7 +238,7 @@ func (s *Store) prepare(ctx context.Context, conn *pgx.Conn) error {
 	if err := autosummarizeOff(ctx, conn); err != nil {
 		return err
 	}
-	if m := serverMajor(conn); s.cfg.IndexProfile == ProfileLean && m > 0 && m < bloomMajor {
+	if m := serverMajor(conn); s.leanWithoutBloom(m) {
 		s.log.Info("store: PostgreSQL before 14 has no BRIN bloom filters: the lean profile gives the users "+
 			"(from_user, to_user; ISUP called_number, calling_number) hash indexes instead", "server_major", m)
 	}
