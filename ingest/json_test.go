@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/hepd/hepd/ingest/sip"
 )
 
 // appendJSONStringBytewise is appendJSONString as one table lookup per
@@ -67,12 +69,57 @@ func TestAppendJSONStringEveryPosition(t *testing.T) {
 	}
 }
 
+// TestAppendSIPField: a data_header member is the key and the value as
+// appendJSONString writes it, for values of every length around the word
+// sizes, with a byte that is not plain at every position, whatever follows
+// the value within its capacity (a value is a sub-slice of the payload,
+// and a short one is read as a word), and whatever is in dst's spare room.
+func TestAppendSIPField(t *testing.T) {
+	specials := []string{"\x00", "\x1f", `"`, `\`, "\x7f", "\xff", "é", "€"}
+	after := []string{"", "\x00", `"`, "\xff", "aaaaaaaa"}
+	check := func(v []byte) {
+		t.Helper()
+		want := append([]byte(`,"from_user":`), appendJSONStringBytewise(nil, v)...)
+		dst := append(make([]byte, 0, 80), "prefix"...)
+		spare := dst[len(dst):cap(dst)]
+		for i := range spare {
+			spare[i] = '#'
+		}
+		got := appendSIPField(dst, sip.KeyFromUser, v)
+		if !bytes.Equal(got[len("prefix"):], want) || string(got[:len("prefix")]) != "prefix" {
+			t.Fatalf("%q (cap %d): got %s want %s", v, cap(v), got, want)
+		}
+	}
+	for n := 0; n <= 40; n++ {
+		for _, a := range after {
+			buf := []byte(strings.Repeat("v", n) + a)
+			check(buf[:n:n])
+			check(buf[:n])
+			for pos := 0; pos < n; pos++ {
+				for _, sp := range specials {
+					buf := []byte(strings.Repeat("v", pos) + sp + strings.Repeat("w", n-pos-1) + a)
+					check(buf[:n+len(sp)-1])
+				}
+			}
+		}
+	}
+}
+
 func FuzzAppendJSONString(f *testing.F) {
 	f.Add([]byte("plain ascii header value"))
 	f.Add([]byte("\"quoted\\\" \x00\x1f ünï\xff"))
 	f.Fuzz(func(t *testing.T, s []byte) {
-		if got, want := appendJSONString(nil, s), appendJSONStringBytewise(nil, s); !bytes.Equal(got, want) {
+		want := appendJSONStringBytewise(nil, s)
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
 			t.Fatalf("%q: got %s want %s", s, got, want)
+		}
+		// appendSIPField on every prefix of s, so that the bytes after the
+		// value (within its capacity) are s's own.
+		for n := range min(len(s), 40) + 1 {
+			want := append([]byte(`,"to_tag":`), appendJSONStringBytewise(nil, s[:n])...)
+			if got := appendSIPField(nil, sip.KeyToTag, s[:n]); !bytes.Equal(got, want) {
+				t.Fatalf("appendSIPField(%q): got %s want %s", s[:n], got, want)
+			}
 		}
 	})
 }

@@ -376,17 +376,25 @@ func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *S
 }
 
 // appendDataHeader writes a SIP row's data_header: the configured keys and
-// the custom headers present in the message, in p.fields' order.
+// the custom headers present in the message, in p.fields' order. Every
+// member is written with a leading comma; the first one's becomes the
+// opening brace.
 func (p *Pipeline) appendDataHeader(dst []byte, msg *sip.Message) []byte {
-	dst = append(dst, '{')
+	start := len(dst)
 	for _, f := range p.fields {
 		if f.key != 0 {
 			dst = appendSIPField(dst, f.key, msg.Field(f.key))
 		} else if v := msg.Extra[f.extra]; v != nil {
-			dst = appendKey(dst, f.name)
+			dst = append(dst, ',')
+			dst = appendJSONStr(dst, f.name)
+			dst = append(dst, ':')
 			dst = appendJSONString(dst, v)
 		}
 	}
+	if len(dst) == start {
+		return append(dst, "{}"...)
+	}
+	dst[start] = '{'
 	return append(dst, '}')
 }
 

@@ -211,11 +211,9 @@ const (
 // token does. It dispatches on the first byte and compares whole words
 // rather than scanning the name and then looking it up: most lines are
 // one of these headers, and the others need no name at all unless extra or
-// A-leg headers are configured.
+// A-leg headers are configured. b must have nameRoom bytes from i on (see
+// headerAtEnd).
 func headerAt(b []byte, i int) (hdr, int) {
-	if i >= len(b) {
-		return hNone, 0
-	}
 	var cands []headerWord
 	switch b[i] | 0x20 { // exact for letters, which all these names start with
 	case 'c':
@@ -249,14 +247,6 @@ func headerAt(b []byte, i int) (hdr, int) {
 	default:
 		return hNone, 0
 	}
-	if len(b)-i < 8*len(headerWord{}.w) {
-		for k := range cands { // near the end of b
-			if c := &cands[k]; c.atSlow(b, i) {
-				return c.h, c.n
-			}
-		}
-		return hNone, 0
-	}
 	// Most candidates differ from the line within the first word.
 	w0 := binary.LittleEndian.Uint64(b[i:])
 	for k := range cands {
@@ -269,6 +259,20 @@ func headerAt(b []byte, i int) (hdr, int) {
 		}
 	}
 	return hNone, 0
+}
+
+// nameRoom is the room after a line's start headerAt needs: it reads the
+// line's first words whole.
+const nameRoom = 8 * len(headerWord{}.w)
+
+// headerAtEnd is headerAt for a line that starts less than nameRoom bytes
+// before the end of b (the last lines of a message without a body): the
+// words are read from a copy padded with zeros, which no name has and
+// which cannot continue a token, so a name may end where b does.
+func headerAtEnd(b []byte, i int) (hdr, int) {
+	var pad [nameRoom]byte
+	copy(pad[:], b[i:])
+	return headerAt(pad[:], 0)
 }
 
 // headerWord is a header name prepared for comparing eight bytes at a time:
@@ -299,21 +303,6 @@ func newHeaderWord(name string, h hdr) headerWord {
 func (hw *headerWord) rest(b []byte, i int) bool {
 	for j := 1; j*8 < hw.n; j++ {
 		if (binary.LittleEndian.Uint64(b[i+8*j:])|hw.fold[j])&hw.m[j] != hw.w[j] {
-			return false
-		}
-	}
-	return true
-}
-
-// atSlow reports, byte by byte, whether b[i:] starts with the name, in any
-// case, followed by a byte that cannot continue a token or by the end of b.
-func (hw *headerWord) atSlow(b []byte, i int) bool {
-	end := i + hw.n
-	if end > len(b) || end < len(b) && tokenByte[b[end]] {
-		return false
-	}
-	for j := 0; j < hw.n; j++ {
-		if b[i+j]|byte(hw.fold[j/8]>>(8*uint(j%8))) != byte(hw.w[j/8]>>(8*uint(j%8))) {
 			return false
 		}
 	}
@@ -448,7 +437,13 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 		// scanned so that they can be matched. A line not shaped so (a
 		// stray continuation line, a name with other bytes in it) names
 		// no header that can match, so it is only skipped.
-		h, n := headerAt(b, pos)
+		var h hdr
+		var n int
+		if len(b)-pos >= nameRoom {
+			h, n = headerAt(b, pos)
+		} else {
+			h, n = headerAtEnd(b, pos)
+		}
 		i := pos + n
 		if h == hNone && p.anyConfigured {
 			for i < len(b) && tokenByte[b[i]] {
@@ -459,13 +454,14 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 		for i < len(b) && isSpace(b[i]) {
 			i++
 		}
-		switch {
-		case i == pos && b[pos] == '\n': // the empty line, found without a search
-			end, next = pos, pos+1
-		case i == pos && b[pos] == '\r' && pos+1 < len(b) && b[pos+1] == '\n':
-			end, next = pos, pos+2
-		default:
-			end, next = nextLine(b, i)
+		// nextLine(b, i), written out: every line takes it, and the call
+		// cannot be inlined.
+		end, next = len(b), len(b)
+		if j := bytes.IndexByte(b[i:], '\n'); j >= 0 {
+			end, next = i+j, i+j+1
+		}
+		if end > i && b[end-1] == '\r' {
+			end--
 		}
 		if end == pos {
 			if need&wantBody != 0 {
@@ -485,7 +481,16 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 		if nameEnd == pos || i == len(b) || b[i] != ':' || h&need == 0 && !p.anyConfigured {
 			continue
 		}
-		p.header(h, b[pos:nameEnd], trimWS(b[i+1:end]), m, need)
+		v := trimWS(b[i+1 : end])
+		if h&need != 0 && m.seen&h == 0 {
+			m.seen |= h
+			if !m.known(h, v, need) {
+				m.seen &^= h // not taken: a later header of this kind may fill it
+			}
+		}
+		if p.anyConfigured {
+			p.configuredHeader(b[pos:nameEnd], v, m)
+		}
 		if m.seen&stop == stop {
 			break
 		}
@@ -553,9 +558,7 @@ func parseStartLine(line []byte, m *Message, ruri bool) bool {
 		i++
 	}
 	u := i
-	for i < len(line) && !isSpace(line[i]) {
-		i++
-	}
+	i = indexBlank(line, i)
 	reqURI := line[u:i]
 	// " SIP/2.0" as almost every request writes it, or any spelling.
 	if len(reqURI) == 0 || string(line[i:]) != " SIP/2.0" && !equalFold(trimWS(line[i:]), version) {
@@ -568,17 +571,10 @@ func parseStartLine(line []byte, m *Message, ruri bool) bool {
 	return true
 }
 
-// header extracts the fields of one header: h is what headerAt made of
-// its name, name the name, v its value
-// without the surrounding blanks (a folded value keeps its line breaks).
-func (p *Parser) header(h hdr, name, v []byte, m *Message, need want) {
-	if h&need != 0 && m.seen&h == 0 {
-		m.seen |= h
-		if !m.known(h, v, need) {
-			m.seen &^= h // not taken: a later header of this kind may fill it
-		}
-	}
-
+// configuredHeader matches a header against the configured extra and A-leg
+// headers: name is its name, v its value without the surrounding blanks
+// (a folded value keeps its line breaks).
+func (p *Parser) configuredHeader(name, v []byte, m *Message) {
 	if !p.configured(len(name)) {
 		return
 	}

@@ -1,6 +1,10 @@
 package sip
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // Byte-level helpers. They never allocate, return sub-slices of their input
 // and tolerate any byte, NUL and unterminated quotes included.
@@ -92,6 +96,49 @@ var tokenByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// Byte-wise tests on eight bytes at once (SWAR): lsb has 1 in every byte,
+// msb the top bit of every byte.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// indexBlank returns the index of the first SP or HTAB in b at or after i,
+// or len(b). It tests eight bytes at a time: the Request-URI it ends is
+// the longest run of bytes the parser crosses one by one otherwise.
+func indexBlank(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		sp, ht := w^' '*lsb, w^'\t'*lsb
+		// x-lsb&^x&msb flags the zero bytes of x, and maybe bytes above
+		// the first one, never below it.
+		if t := ((sp-lsb)&^sp | (ht-lsb)&^ht) & msb; t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+	}
+	for i < len(b) && !isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// indexByte returns the index of the first c in b, or len(b). Eight bytes
+// at a time, in line: the URIs it searches for their '@' are too short for
+// bytes.IndexByte's call to pay.
+func indexByte(b []byte, c byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ uint64(c)*lsb
+		if t := (x - lsb) &^ x & msb; t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+	}
+	for i < len(b) && b[i] != c {
+		i++
+	}
+	return i
+}
 
 func skipWS(b []byte, i int) int {
 	for i < len(b) && isWS(b[i]) {
@@ -285,20 +332,15 @@ func uri(u []byte) (user, host []byte, ok bool) {
 	default:
 		return nil, nil, false
 	}
-	// One pass to the '@' (if any), noting the first ':' before it.
 	hostport := rest
 	user = rest[:0]
-	pw := -1
-	for i, c := range rest {
-		if c == '@' {
-			user, hostport = rest[:i], rest[i+1:]
-			if pw >= 0 {
-				user = user[:pw]
+	if at := indexByte(rest, '@'); at < len(rest) {
+		user, hostport = rest[:at], rest[at+1:]
+		for i, c := range user {
+			if c == ':' { // user:password@host
+				user = user[:i]
+				break
 			}
-			break
-		}
-		if c == ':' && pw < 0 {
-			pw = i
 		}
 	}
 	if len(hostport) > 0 && hostport[0] == '[' {
