@@ -234,12 +234,25 @@ const digitPairs = "00010203040506070809" +
 var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
 	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
-// appendUint appends v in decimal, two digits per division, straight into
-// dst; the one-digit values (family, protocol, payload type) take no
-// division at all.
+// appendUint appends v in decimal, straight into dst: the one-digit values
+// (family, protocol, payload type) take no division at all, those below
+// 10⁸ (ports, microseconds, node ids) a few multiplications
+// (eightDigits), and the others two digits per division.
 func appendUint(dst []byte, v uint64) []byte {
 	if v < 10 {
 		return append(dst, byte('0'+v))
+	}
+	if v < 1e8 {
+		if cap(dst)-len(dst) < 8 {
+			dst = slices.Grow(dst, 8)
+		}
+		d := eightDigits(uint32(v))
+		// The leading zeros are the low bytes; v ≥ 10 has at least two
+		// digits, so at most six.
+		z := bits.TrailingZeros64(d) >> 3
+		l := len(dst)
+		binary.LittleEndian.PutUint64(dst[l:l+8], d>>(8*z)+'0'*lsb)
+		return dst[:l+8-z]
 	}
 	// The number of digits: bit length × log10(2) (1233/4096) is the
 	// number or one less; the power of ten tells which.
@@ -265,6 +278,21 @@ func appendUint(dst []byte, v uint64) []byte {
 		d[n-1] = byte('0' + v)
 	}
 	return dst[:l+len(d)]
+}
+
+// eightDigits returns the eight decimal digits of v < 10⁸, leading zeros
+// included, as the bytes 0 to 9 of a little-endian word (the first digit
+// in the lowest byte): v is split into halves of four digits, each into
+// two of two, each into two digits, every step on all parts at once as
+// lanes of one word. x/100 is x*10486>>20 for x < 10⁴, x/10 is x*103>>10
+// for x < 100; a lane's product fits its lane, and what a shift moves into
+// the lane below lands above the bits the mask keeps.
+func eightDigits(v uint32) uint64 {
+	a := uint64(v/10000) | uint64(v%10000)<<32  // two 32-bit lanes of four digits
+	b := (a * 10486 >> 20) & 0x0000007f0000007f // each lane / 100
+	c := b | (a-b*100)<<16                      // four 16-bit lanes of two digits
+	d := (c * 103 >> 10) & 0x000f000f000f000f   // each lane / 10
+	return d | (c-d*10)<<8                      // eight bytes of one digit
 }
 
 // appendJSONAddr appends ip as a JSON string. Its text is digits, hex

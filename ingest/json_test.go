@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"math"
 	"net/netip"
 	"strconv"
@@ -124,8 +126,28 @@ func FuzzAppendJSONString(f *testing.F) {
 	})
 }
 
+// TestEightDigits: every value below 10⁸ whose digits are not all alike,
+// sampled, and every one below 10⁵ (ports, and the lanes' edges).
+func TestEightDigits(t *testing.T) {
+	check := func(v uint32) {
+		d := eightDigits(v)
+		var got [8]byte
+		binary.LittleEndian.PutUint64(got[:], d+'0'*lsb)
+		if want := fmt.Sprintf("%08d", v); string(got[:]) != want {
+			t.Fatalf("eightDigits(%d) = %q, want %q", v, got, want)
+		}
+	}
+	for v := range uint32(100000) {
+		check(v)
+	}
+	for v := uint32(100000); v < 1e8; v += 997 {
+		check(v)
+	}
+	check(1e8 - 1)
+}
+
 func TestAppendUint(t *testing.T) {
-	vals := []uint64{0, 1, 9, math.MaxUint64, math.MaxUint64 - 1, 1<<32 - 1}
+	vals := []uint64{0, 1, 9, math.MaxUint64, math.MaxUint64 - 1, 1<<32 - 1, 1e8 - 1, 12345678, 10203040, 5060, 65535}
 	for p := uint64(1); p <= 1e19; p *= 10 {
 		vals = append(vals, p-1, p, p+1)
 		if p == 1e19 {

@@ -430,6 +430,9 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 	if need&wantBody != 0 || len(p.extra) > 0 || len(p.aleg) > 0 {
 		stop = ^hdr(0)
 	}
+	// Without the body or configured headers wanted, a line whose header is
+	// not wanted only tells where the next one starts.
+	skip := need&wantBody == 0 && !p.anyConfigured
 	for pos = next; pos < len(b); pos = next {
 		// A header name is a token followed by optional blanks and the
 		// colon. Only the extracted headers are recognised by headerAt;
@@ -443,6 +446,16 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 			h, n = headerAt(b, pos)
 		} else {
 			h, n = headerAtEnd(b, pos)
+		}
+		if skip && h&need == 0 {
+			j := bytes.IndexByte(b[pos:], '\n')
+			if j < 0 || j == 0 || j == 1 && b[pos] == '\r' {
+				break // the last line, or the empty line
+			}
+			for next = pos + j + 1; next < len(b) && isSpace(b[next]); {
+				_, next = nextLine(b, next) // a continuation line
+			}
+			continue
 		}
 		i := pos + n
 		if h == hNone && p.anyConfigured {
