@@ -23,7 +23,7 @@ func BenchmarkHeaderJSON(b *testing.B) {
 		b.Fatal(err)
 	}
 	bt := p.get()
-	if err := p.parser.ParseKeys(pkt.Payload, &bt.msg, p.keys); err != nil {
+	if err := p.parser.ParseKeySet(pkt.Payload, &bt.msg, p.keySet); err != nil {
 		b.Fatal(err)
 	}
 	created, _ := hep.CaptureTime(&pkt, frame.RecvTime)

@@ -189,6 +189,10 @@ func appendSIPField(dst []byte, k sip.Key, v []byte) []byte {
 	binary.LittleEndian.PutUint64(r[8:], f.w[1])
 	binary.LittleEndian.PutUint64(r[16:], f.w[2])
 	val := r[f.n : f.n+25]
+	if n == 0 { // absent: Homer writes ""
+		val[0] = '"'
+		return dst[:l+f.n+1]
+	}
 	// w0 goes to val[0:], and for a value longer than a word w1 to
 	// val[p1:] and w2 to val[n-8:].
 	var w0, w1, w2 uint64

@@ -49,7 +49,7 @@ type Options struct {
 type Pipeline struct {
 	ctx    context.Context
 	opts   Options
-	keys   []sip.Key
+	keySet sip.KeySet  // what the parser must find for opts.SIPKeys
 	fields []dataField // data_header members, in jsonb's order
 	parser *sip.Parser
 	out    Output
@@ -81,7 +81,7 @@ func New(ctx context.Context, o Options, out Output, log *slog.Logger) (*Pipelin
 	p := &Pipeline{
 		ctx:    ctx,
 		opts:   o,
-		keys:   o.SIPKeys,
+		keySet: sip.NewKeySet(o.SIPKeys),
 		fields: dataFields(o.SIPKeys, o.ExtraHeaders),
 		parser: parser,
 		out:    out,
@@ -332,7 +332,7 @@ func appendProtocolHeader(dst []byte, tc *textCache, pkt *hep.Packet, created ti
 // reports false for a message that does not parse.
 func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *Source) bool {
 	msg := &b.msg
-	if err := p.parser.ParseKeys(payload, msg, p.keys); err != nil {
+	if err := p.parser.ParseKeySet(payload, msg, p.keySet); err != nil {
 		p.stats.sipInvalid.Add(1)
 		p.rl.Log(slog.LevelWarn, "sip:"+err.Error(), "SIP payload not stored",
 			"err", err, "transport", src.Transport, "remote", src.Remote)

@@ -357,13 +357,27 @@ func (p *Parser) Parse(b []byte, m *Message) error {
 // A-leg headers configured, it stops reading header lines once every header
 // it needs has been seen. Its errors are Parse's, for the same reasons.
 func (p *Parser) ParseKeys(b []byte, m *Message, keys []Key) error {
+	return p.ParseKeySet(b, m, NewKeySet(keys))
+}
+
+// A KeySet is what ParseKeys works out from its keys, for a caller that
+// parses many messages for the same keys.
+type KeySet struct{ need want }
+
+// NewKeySet returns the KeySet of keys.
+func NewKeySet(keys []Key) KeySet {
 	need := wantCallID
 	for _, k := range keys {
 		if k < numKeys {
 			need |= keyWants[k]
 		}
 	}
-	return p.parse(b, m, need)
+	return KeySet{need}
+}
+
+// ParseKeySet is ParseKeys(b, m, keys) for ks = NewKeySet(keys).
+func (p *Parser) ParseKeySet(b []byte, m *Message, ks KeySet) error {
+	return p.parse(b, m, ks.need)
 }
 
 // want says what parse must fill: the hdr bits of the headers to extract
