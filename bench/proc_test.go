@@ -106,17 +106,23 @@ func TestMix(t *testing.T) {
 }
 
 // TestFastest: of a benchmark's runs the fastest is kept, whole (its other
-// metrics too), with the median and slowest ns/op, in first-seen order.
+// metrics too), with the median and slowest ns/op, in first-seen order;
+// runs compiled without the PGO profile are another benchmark.
 func TestFastest(t *testing.T) {
 	run := func(name string, ns, fps float64) microBench {
 		return microBench{Package: "p", Name: name, Metrics: map[string]float64{"ns/op": ns, "frames/s": fps}}
 	}
+	noPGO := run("BenchmarkMessage-2", 900, 5)
+	noPGO.NoPGO = true
 	got := fastest([]microBench{
-		run("BenchmarkMessage-2", 1100, 1), run("BenchmarkFramer-2", 20, 50),
+		run("BenchmarkMessage-2", 1100, 1), run("BenchmarkFramer-2", 20, 50), noPGO,
 		run("BenchmarkMessage-2", 990, 2), run("BenchmarkMessage-2", 1300, 3), run("BenchmarkMessage-2", 1200, 4),
 	})
-	if len(got) != 2 || got[0].Name != "BenchmarkMessage-2" || got[1].Name != "BenchmarkFramer-2" {
+	if len(got) != 3 || got[0].Name != "BenchmarkMessage-2" || got[1].Name != "BenchmarkFramer-2" || !got[2].NoPGO {
 		t.Fatalf("got %+v", got)
+	}
+	if n := got[2]; n.Metrics["ns/op"] != 900 || n.Runs != 1 {
+		t.Errorf("BenchmarkMessage without PGO: %+v", n)
 	}
 	m := got[0]
 	if m.Metrics["ns/op"] != 990 || m.Metrics["frames/s"] != 2 || m.Runs != 4 || m.NsMedian != 1100 || m.NsMax != 1300 {

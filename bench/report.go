@@ -42,10 +42,19 @@ func (o options) public() map[string]any {
 	}
 }
 
+// micro returns the benchmarks named prefix… compiled as hepd is: with
+// its PGO profile, or without one if the run had none.
 func (rep *report) micro(prefix string) []microBench {
+	pgo := slices.ContainsFunc(rep.Micro, func(m microBench) bool { return !m.NoPGO })
+	return rep.microPGO(prefix, pgo)
+}
+
+// microPGO returns the benchmarks named prefix… compiled with or without
+// the PGO profile.
+func (rep *report) microPGO(prefix string, pgo bool) []microBench {
 	var out []microBench
 	for _, m := range rep.Micro {
-		if strings.HasPrefix(m.Name, prefix) {
+		if strings.HasPrefix(m.Name, prefix) && m.NoPGO != pgo {
 			out = append(out, m)
 		}
 	}
@@ -135,6 +144,12 @@ func (rep *report) targets() []target {
 			what = fmt.Sprintf("fastest of %d runs %.0f ns/op, median %.0f, slowest %.0f; %.0f allocs/op (BenchmarkMessage)",
 				ms[0].Runs, m["ns/op"], ms[0].NsMedian, ms[0].NsMax, m["allocs/op"])
 			met = met && ms[0].NsMedian < 1000 // a typical minute, not only the quietest
+		}
+		if !ms[0].NoPGO {
+			what += " compiled as hepd is, with " + pgoProfile
+			if no := rep.microPGO("BenchmarkMessage", false); len(no) > 0 {
+				what += fmt.Sprintf("; without it, side by side: fastest %.0f, median %.0f", no[0].Metrics["ns/op"], no[0].NsMedian)
+			}
 		}
 		add("HEP3 decode + SIP extraction + header JSON < 1 µs per typical SIP message, 0 allocs", what, yes(met))
 	}
@@ -244,7 +259,7 @@ func (rep *report) markdown() string {
 	}
 	if len(rep.Micro) > 0 {
 		b.WriteString("\n## Micro benchmarks\n\nThe fastest of each benchmark's runs (other tenants of a shared machine only add time), with the median and slowest run's ns/op.\n\n" +
-			"| package | benchmark | ns/op | median, slowest ns/op (runs) | B/op | allocs/op | other |\n|---|---|---|---|---|---|---|\n")
+			"| package | benchmark | PGO | ns/op | median, slowest ns/op (runs) | B/op | allocs/op | other |\n|---|---|---|---|---|---|---|---|\n")
 		for _, mb := range rep.Micro {
 			var other []string
 			for k, v := range mb.Metrics {
@@ -253,8 +268,12 @@ func (rep *report) markdown() string {
 				}
 			}
 			slices.Sort(other)
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f, %.0f (%d) | %.0f | %.0f | %s |\n", strings.TrimPrefix(mb.Package, "github.com/hepd/hepd/"),
-				mb.Name, mb.Metrics["ns/op"], mb.NsMedian, mb.NsMax, mb.Runs, mb.Metrics["B/op"], mb.Metrics["allocs/op"], strings.Join(other, ", "))
+			pgo := "yes"
+			if mb.NoPGO {
+				pgo = "no"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.0f, %.0f (%d) | %.0f | %.0f | %s |\n", strings.TrimPrefix(mb.Package, "github.com/hepd/hepd/"),
+				mb.Name, pgo, mb.Metrics["ns/op"], mb.NsMedian, mb.NsMax, mb.Runs, mb.Metrics["B/op"], mb.Metrics["allocs/op"], strings.Join(other, ", "))
 		}
 	}
 	if rep.PprofTop != "" {

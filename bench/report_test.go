@@ -21,7 +21,14 @@ func TestTargetsOverRounds(t *testing.T) {
 	}
 	message := func(fastest, median float64) []microBench {
 		return []microBench{{Package: "github.com/hepd/hepd/ingest", Name: "BenchmarkMessage-2",
-			Metrics: map[string]float64{"ns/op": fastest, "allocs/op": 0}, Runs: 5, NsMedian: median, NsMax: median + 100}}
+			Metrics: map[string]float64{"ns/op": fastest, "allocs/op": 0}, Runs: 5, NsMedian: median, NsMax: median + 100, NoPGO: true}}
+	}
+	// withPGO is the runs compiled with the PGO profile, then without.
+	withPGO := func(pgo, noPGO []microBench) []microBench {
+		for i := range pgo {
+			pgo[i].NoPGO = false
+		}
+		return append(pgo, noPGO...)
 	}
 	for _, tc := range []struct {
 		name  string
@@ -46,6 +53,11 @@ func TestTargetsOverRounds(t *testing.T) {
 			map[string]bool{"HEP3 decode": false}, map[string]string{"HEP3 decode": "fastest of 5 runs 990 ns/op, median 1100"}},
 		{"message time met", nil, message(900, 980),
 			map[string]bool{"HEP3 decode": true}, nil},
+		{"message time as hepd is built", nil, withPGO(message(900, 950), message(990, 1100)),
+			map[string]bool{"HEP3 decode": true}, map[string]string{"HEP3 decode": "median 950, slowest 1050; 0 allocs/op " +
+				"(BenchmarkMessage) compiled as hepd is, with cmd/hepd/default.pgo; without it, side by side: fastest 990, median 1100"}},
+		{"without PGO only if there is none", nil, withPGO(message(990, 1100), message(900, 950)),
+			map[string]bool{"HEP3 decode": false}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := &report{Runs: tc.runs, Micro: tc.micro}
