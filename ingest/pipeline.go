@@ -51,9 +51,13 @@ type Pipeline struct {
 	opts   Options
 	keySet sip.KeySet  // what the parser must find for opts.SIPKeys
 	fields []dataField // data_header members, in jsonb's order
-	parser *sip.Parser
-	out    Output
-	outU   UnpausableOutput // out, if it is one; nil otherwise
+	// fieldKeys is fields' keys when there is no custom header, as by
+	// default: a loop over them costs the INVITE 72 instructions less
+	// than one over fields (callgrind).
+	fieldKeys []sip.Key
+	parser    *sip.Parser
+	out       Output
+	outU      UnpausableOutput // out, if it is one; nil otherwise
 
 	rawCaptureID []byte
 	log          *slog.Logger
@@ -91,6 +95,11 @@ func New(ctx context.Context, o Options, out Output, log *slog.Logger) (*Pipelin
 		rawCaptureID: []byte(o.RawCaptureID),
 	}
 	p.outU, _ = out.(UnpausableOutput)
+	if len(o.ExtraHeaders) == 0 {
+		for _, f := range p.fields {
+			p.fieldKeys = append(p.fieldKeys, f.key)
+		}
+	}
 	p.pool.New = func() any {
 		return &batch{
 			recs:  make([]Record, 0, 256),
@@ -394,14 +403,20 @@ func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *S
 // opening brace.
 func (p *Pipeline) appendDataHeader(dst []byte, msg *sip.Message) []byte {
 	start := len(dst)
-	for _, f := range p.fields {
-		if f.key != 0 {
-			dst = appendSIPField(dst, f.key, msg.Field(f.key))
-		} else if v := msg.Extra[f.extra]; v != nil {
-			dst = append(dst, ',')
-			dst = appendJSONStr(dst, f.name)
-			dst = append(dst, ':')
-			dst = appendJSONString(dst, v)
+	if p.fieldKeys != nil {
+		for _, k := range p.fieldKeys {
+			dst = appendSIPField(dst, k, msg.Field(k))
+		}
+	} else {
+		for _, f := range p.fields {
+			if f.key != 0 {
+				dst = appendSIPField(dst, f.key, msg.Field(f.key))
+			} else if v := msg.Extra[f.extra]; v != nil {
+				dst = append(dst, ',')
+				dst = appendJSONStr(dst, f.name)
+				dst = append(dst, ':')
+				dst = appendJSONString(dst, v)
+			}
 		}
 	}
 	if len(dst) == start {
