@@ -285,8 +285,8 @@ func appendUint(dst []byte, v uint64) []byte {
 }
 
 // eightDigits returns the eight decimal digits of v < 10⁸, leading zeros
-// included, as the bytes 0 to 9 of a little-endian word (the first digit
-// in the lowest byte): v is split into halves of four digits, each into
+// included, as the eight bytes of a little-endian word, each holding a
+// digit's value 0 to 9 (the first digit in the lowest byte): v is split into halves of four digits, each into
 // two of two, each into two digits, every step on all parts at once as
 // lanes of one word. x/100 is x*10486>>20 for x < 10⁴, x/10 is x*103>>10
 // for x < 100; a lane's product fits its lane, and what a shift moves into
