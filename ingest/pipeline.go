@@ -243,7 +243,10 @@ func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) bool {
 		b.inflate = out
 		payload = out
 	}
-	payload, b.arena = cleanText(payload, b.arena)
+	if pkt.ProtoType != 1 {
+		// A SIP payload is checked by the parser, in its pass over it.
+		payload, b.arena = cleanText(payload, b.arena)
+	}
 	if len(payload) == 0 {
 		p.stats.noPayload.Add(1)
 		return true
@@ -270,15 +273,14 @@ func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) bool {
 // handleRawSIP stores a SIP message that was sent to hepd itself (a proxy or
 // SBC mirroring its SIP, SIPp pointed at hepd): its addresses are the
 // connection's or datagram's — the PROXY-protocol source where one was given
-// — and its capture time is the receive time. It reports whether the message
-// was stored, so the TCP stack can apply tcp_script_mode.
+// — and its capture time is the receive time. It reports false for a
+// message that was not stored because it is not SIP, so the TCP stack can
+// apply tcp_script_mode; one of NUL bytes only is counted as no payload.
 func (p *Pipeline) handleRawSIP(b *batch, data []byte, src *Source) bool {
 	b.rawSIP++
 	if !p.rawSIPAllowed(src) {
 		return false
 	}
-	payload, arena := cleanText(data, b.arena)
-	b.arena = arena
 	pkt := &b.pkt
 	*pkt = hep.Packet{
 		Version: 3, ProtoType: 1, NodeName: p.rawCaptureID,
@@ -289,7 +291,7 @@ func (p *Pipeline) handleRawSIP(b *batch, data []byte, src *Source) bool {
 	if src.Transport == UDP {
 		pkt.Protocol = 17
 	}
-	return p.sipRecord(b, payload, src.RecvTime.UTC(), src)
+	return p.sipRecord(b, data, src.RecvTime.UTC(), src)
 }
 
 // captureID returns the Homer captureId value: the node name if sent, else
@@ -351,10 +353,20 @@ func appendProtocolHeader(dst []byte, tc *textCache, pkt *hep.Packet, created ti
 }
 
 // sipRecord routes a SIP message by its CSeq method (homer-schema.md §4); it
-// reports false for a message that does not parse.
+// reports false for a message that does not parse. The payload is stored
+// as text: the parser tells whether it is clean (valid UTF-8 without NUL),
+// and one that is not is cleaned and parsed again.
 func (p *Pipeline) sipRecord(b *batch, payload []byte, created time.Time, src *Source) bool {
 	msg := &b.msg
-	if err := p.parser.ParseKeySet(payload, msg, p.keySet); err != nil {
+	err := p.parser.ParseKeySet(payload, msg, p.keySet)
+	if !msg.Clean {
+		if payload, b.arena = cleanText(payload, b.arena); len(payload) == 0 {
+			p.stats.noPayload.Add(1)
+			return true
+		}
+		err = p.parser.ParseKeySet(payload, msg, p.keySet)
+	}
+	if err != nil {
 		p.stats.sipInvalid.Add(1)
 		p.rl.Log(slog.LevelWarn, "sip:"+err.Error(), "SIP payload not stored",
 			"err", err, "transport", src.Transport, "remote", src.Remote)

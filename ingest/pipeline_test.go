@@ -390,6 +390,50 @@ func TestRawSIPFrame(t *testing.T) {
 		`"srcPort":40000,"dstPort":5060,"timeSeconds":1700000000,"timeUseconds":250000,"payloadType":1,"captureId":"edge-7","correlation_id":"c-REGISTER"}`)
 }
 
+// TestSIPPayloadText: a SIP payload is stored as the text PostgreSQL takes
+// whether it came in HEP or raw: clean text as it is (valid UTF-8 beyond
+// ASCII too), anything else without its NUL bytes and invalid UTF-8 and
+// parsed from what is stored, even where the bytes dropped would have
+// broken the parse; a payload of NULs only has none.
+func TestSIPPayloadText(t *testing.T) {
+	bye := sipMsg("BYE", "BYE")
+	long := strings.Replace(bye, "Content-Length: 0", "X-Pad: "+strings.Repeat("p", 1100)+"\r\nContent-Length: 0", 1)
+	for _, tc := range []struct {
+		name, payload, stored, callID string
+	}{
+		{"ASCII", bye, bye, "c-BYE"},
+		{"UTF-8", strings.Replace(bye, "From: <", "From: \"Zoë\" <", 1), strings.Replace(bye, "From: <", "From: \"Zoë\" <", 1), "c-BYE"},
+		{"NUL in the start line", strings.Replace(bye, "BYE sip", "BYE\x00 sip", 1), bye, "c-BYE"},
+		{"invalid UTF-8 in the Call-ID", strings.Replace(bye, "c-BYE", "c-\xffBYE", 1), bye, "c-BYE"},
+		{"NUL past the mapped bytes", strings.Replace(long, "pp\r\n", "p\x00p\r\n", 1), long, "c-BYE"},
+		{"NUL-terminated", bye + "\x00", bye, "c-BYE"},
+		{"NULs only", strings.Repeat("\x00", 80), "", ""},
+	} {
+		for _, kind := range []tcpstack.FrameKind{tcpstack.FrameHEP3, tcpstack.FrameSIP} {
+			p, out := newTestPipeline(t, Options{})
+			data := []byte(tc.payload)
+			if kind == tcpstack.FrameHEP3 {
+				data = packet(1, "", tc.payload)
+			}
+			p.Deliver([]tcpstack.Frame{{Kind: kind, Data: data, RecvTime: time.Now()}})
+			st := p.Stats()
+			if tc.stored == "" {
+				if len(out.recs) != 0 || st.NoPayload != 1 {
+					t.Errorf("%s, frame kind %d: %d records, stats %+v; want none, counted as no payload", tc.name, kind, len(out.recs), st)
+				}
+				continue
+			}
+			if len(out.recs) != 1 {
+				t.Fatalf("%s, frame kind %d: %d records, stats %+v", tc.name, kind, len(out.recs), st)
+			}
+			r := out.recs[0]
+			if string(r.Raw) != tc.stored || string(r.SID) != tc.callID {
+				t.Errorf("%s, frame kind %d: stored %q with sid %q; want %q with %q", tc.name, kind, r.Raw, r.SID, tc.stored, tc.callID)
+			}
+		}
+	}
+}
+
 // TestDeliverCheckedReportsFailures: undecodable HEP and unparsable SIP are
 // failures (tcp_script_mode acts on them); drops by design are not.
 func TestDeliverCheckedReportsFailures(t *testing.T) {

@@ -19,6 +19,8 @@
 // This package does not need that (any byte sequence is parsed safely), so
 // values may contain NUL, control bytes or invalid UTF-8: a writer producing
 // JSON for PostgreSQL jsonb, which rejects \u0000, must deal with them.
+// Message.Clean tells whether there is anything to deal with: Parse finds
+// it out in the pass over the message that also finds its line ends.
 //
 // Choices the package makes where SIP or Homer leave room:
 //

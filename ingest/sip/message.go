@@ -53,6 +53,12 @@ type Message struct {
 	Body          []byte // bytes after the empty line, cut to ContentLength when it fits
 	HeaderLen     int    // bytes up to and including the empty line; len(buffer) if there is none
 
+	// Clean reports whether the message is valid UTF-8 without NUL bytes,
+	// as a PostgreSQL text column takes it: Parse finds it out in the
+	// pass that finds the line ends, so that a caller storing the message
+	// as text need not check it again.
+	Clean bool
+
 	seen     hdr // hdr bits of once-only headers already taken
 	alegRank int // 1 + index in Options.ALegHeaders of ALeg's header; 0 if none
 }

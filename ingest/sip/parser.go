@@ -1,10 +1,10 @@
 package sip
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // Parse errors. They are sentinels, so returning one does not allocate.
@@ -424,6 +424,8 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 	if need&wantBody == 0 {
 		m.HeaderLen = 0
 	}
+	var lm lineMap
+	m.Clean = lm.scan(b)
 	if len(b) < minLen {
 		return ErrTooShort
 	}
@@ -432,7 +434,7 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 	for pos < len(b) && (b[pos] == '\r' || b[pos] == '\n') {
 		pos++
 	}
-	end, next := nextLine(b, pos)
+	end, next := lm.nextLine(b, pos)
 	if !parseStartLine(b[pos:end], m, need&wantRURI != 0) {
 		return ErrStartLine
 	}
@@ -462,12 +464,15 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 			h, n = headerAtEnd(b, pos)
 		}
 		if skip && h&need == 0 {
-			j := bytes.IndexByte(b[pos:], '\n')
-			if j < 0 || j == 0 || j == 1 && b[pos] == '\r' {
+			j := pos + bits.TrailingZeros64(lm.word(pos))
+			if j-pos == 64 {
+				j = lm.indexAfter(b, pos)
+			}
+			if j < 0 || j == pos || j == pos+1 && b[pos] == '\r' {
 				break // the last line, or the empty line
 			}
-			for next = pos + j + 1; next < len(b) && isSpace(b[next]); {
-				_, next = nextLine(b, next) // a continuation line
+			for next = j + 1; next < len(b) && isSpace(b[next]); {
+				_, next = lm.nextLine(b, next) // a continuation line
 			}
 			continue
 		}
@@ -481,11 +486,15 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 		for i < len(b) && isSpace(b[i]) {
 			i++
 		}
-		// nextLine(b, i), written out: every line takes it, and the call
-		// cannot be inlined.
+		// lm.nextLine(b, i), written out: every line takes it, and the
+		// call cannot be inlined.
 		end, next = len(b), len(b)
-		if j := bytes.IndexByte(b[i:], '\n'); j >= 0 {
-			end, next = i+j, i+j+1
+		j := i + bits.TrailingZeros64(lm.word(i))
+		if j-i == 64 {
+			j = lm.indexAfter(b, i)
+		}
+		if j >= 0 {
+			end, next = j, j+1
 		}
 		if end > i && b[end-1] == '\r' {
 			end--
@@ -503,7 +512,7 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 		}
 		// Continuation lines (starting with SP or HTAB) belong to this header.
 		for next < len(b) && isSpace(b[next]) {
-			end, next = nextLine(b, next)
+			end, next = lm.nextLine(b, next)
 		}
 		if nameEnd == pos || i == len(b) || b[i] != ':' || h&need == 0 && !p.anyConfigured {
 			continue
@@ -530,21 +539,6 @@ func (p *Parser) parse(b []byte, m *Message, need want) error {
 		return ErrNoCSeq
 	}
 	return nil
-}
-
-// nextLine returns the end of the line that starts at b[i], without its
-// CRLF or LF, and the start of the following line.
-func nextLine(b []byte, i int) (end, next int) {
-	j := bytes.IndexByte(b[i:], '\n')
-	if j < 0 {
-		end, next = len(b), len(b)
-	} else {
-		end, next = i+j, i+j+1
-	}
-	if end > i && b[end-1] == '\r' {
-		end--
-	}
-	return end, next
 }
 
 // parseStartLine fills the request or status line fields of m; the
