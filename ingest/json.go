@@ -109,11 +109,16 @@ func plainPrefix(s []byte) int {
 }
 
 // plainWord reports whether all eight bytes of w are jsonPlain.
-func plainWord(w uint64) bool {
+func plainWord(w uint64) bool { return notPlain(w)&msb == 0 }
+
+// notPlain has the top bit of a byte set where w may have a byte that is
+// not jsonPlain: exact as "is there one", which is all it is asked, also
+// of several words OR-ed.
+func notPlain(w uint64) uint64 {
 	q, bs := w^('"'*lsb), w^('\\'*lsb)
 	// x-lsb&^x&msb flags a zero byte of x, x-0x20*lsb&^x&msb a byte
-	// below 0x20: exact as "is there one", which is all this asks.
-	return ((w-0x20*lsb)|(q-lsb)|(bs-lsb))&^w&msb|w&msb == 0
+	// below 0x20.
+	return ((w-0x20*lsb)|(q-lsb)|(bs-lsb))&^w | w
 }
 
 // appendJSONStr is appendJSONString for a string constant or key, without a
@@ -211,7 +216,7 @@ func appendSIPField(dst []byte, k sip.Key, v []byte) []byte {
 		w0, w1 = binary.LittleEndian.Uint64(v), binary.LittleEndian.Uint64(v[8:])
 		w2 = binary.LittleEndian.Uint64(v[n-8:])
 	}
-	if !plainWord(w0) || !plainWord(w1) || !plainWord(w2) {
+	if (notPlain(w0)|notPlain(w1)|notPlain(w2))&msb != 0 {
 		return appendJSONRest(dst[:l+f.n], v)
 	}
 	binary.LittleEndian.PutUint64(val, w0)

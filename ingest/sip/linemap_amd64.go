@@ -14,12 +14,11 @@ const (
 	scanNUL              // a NUL byte
 )
 
-// scanAVX2 reads blocks 64-byte blocks from p: it stores the first words
-// blocks' line feed masks at nl, a word per block, bit j for byte j, and
-// returns the scan flags of all of them.
+// scanAVX2 maps the line feeds of b, len(b) >= 64, into nl, up to its
+// last word, and returns the bytes mapped and the scan flags of all of b.
 //
 //go:noescape
-func scanAVX2(p *byte, blocks int, nl *uint64, words int) uint64
+func scanAVX2(b []byte, nl *[mapWords + 1]uint64) (n int, flags uint64)
 
 // scan fills lm from b and reports whether b is valid UTF-8 without NUL
 // bytes: with AVX2, in one pass that compares 32 bytes at a time (see
@@ -36,20 +35,8 @@ func (lm *lineMap) scan(b []byte) bool {
 // is ASCII without NUL, nearly every SIP message, needs nothing more; one
 // with other bytes is checked for UTF-8 again.
 func (lm *lineMap) scanVector(b []byte) bool {
-	blocks := len(b) / 64
-	words := min(blocks, mapWords)
-	f := scanAVX2(&b[0], blocks, &lm.nl[0], words)
-	lm.n = words * 64
-	if r := len(b) % 64; r != 0 {
-		// The last, partial block is read as the block that ends b: its
-		// first 64-r bytes were read already and are shifted out.
-		var last uint64
-		f |= scanAVX2(&b[len(b)-64], 1, &last, 1)
-		if blocks < mapWords {
-			lm.nl[blocks] = last >> (64 - r)
-			lm.n = len(b)
-		}
-	}
+	n, f := scanAVX2(b, &lm.nl)
+	lm.n = n
 	switch {
 	case f == 0:
 		return true
