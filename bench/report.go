@@ -151,6 +151,13 @@ func (rep *report) targets() []target {
 				what += fmt.Sprintf("; without it, side by side: fastest %.0f, median %.0f", no[0].Metrics["ns/op"], no[0].NsMedian)
 			}
 		}
+		// The INVITE decides: the call's largest message. The call's
+		// average message is shown beside it.
+		if cs := rep.microPGO("BenchmarkCall", !ms[0].NoPGO); len(cs) > 0 && cs[0].Metrics["ns/msg"] > 0 {
+			c := cs[0].Metrics
+			perMsg := c["ns/msg"] / c["ns/op"] // 1 / the call's messages
+			what += fmt.Sprintf("; per message of a whole call (BenchmarkCall): fastest %.0f ns, median %.0f", c["ns/msg"], cs[0].NsMedian*perMsg)
+		}
 		add("HEP3 decode + SIP extraction + header JSON < 1 µs per typical SIP message, 0 allocs", what, yes(met))
 	}
 	if ms := rep.micro("BenchmarkStackFrames"); len(ms) > 0 {

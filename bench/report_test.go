@@ -58,6 +58,9 @@ func TestTargetsOverRounds(t *testing.T) {
 				"(BenchmarkMessage) compiled as hepd is, with cmd/hepd/default.pgo; without it, side by side: fastest 990, median 1100"}},
 		{"without PGO only if there is none", nil, withPGO(message(990, 1100), message(900, 950)),
 			map[string]bool{"HEP3 decode": false}, nil},
+		{"the call's average message beside it", nil, append(message(1010, 1100), microBench{Package: "github.com/hepd/hepd/ingest", Name: "BenchmarkCall-2",
+			Metrics: map[string]float64{"ns/op": 9100, "ns/msg": 700, "allocs/op": 0}, Runs: 5, NsMedian: 11700, NoPGO: true}),
+			map[string]bool{"HEP3 decode": false}, map[string]string{"HEP3 decode": "per message of a whole call (BenchmarkCall): fastest 700 ns, median 900"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := &report{Runs: tc.runs, Micro: tc.micro}
