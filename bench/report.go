@@ -143,6 +143,24 @@ func (rep *report) targets() []target {
 		if ms[0].Runs > 1 {
 			what = fmt.Sprintf("fastest of %d runs %.0f ns/op, median %.0f, slowest %.0f; %.0f allocs/op (BenchmarkMessage)",
 				ms[0].Runs, m["ns/op"], ms[0].NsMedian, ms[0].NsMax, m["allocs/op"])
+		}
+		// A typical message is the average message of a real call
+		// (BenchmarkCall), which must make it in the median run as in the
+		// fastest. The call's first INVITE with its SDP (BenchmarkMessage,
+		// 608 bytes against 516 on average) must make it in the fastest
+		// run, the one other tenants disturbed least. Without the call, the
+		// INVITE alone decides, in both runs.
+		if cs := rep.microPGO("BenchmarkCall", !ms[0].NoPGO); len(cs) > 0 && cs[0].Metrics["ns/msg"] > 0 {
+			c := cs[0].Metrics
+			perMsg := c["ns/msg"] / c["ns/op"] // 1 / the call's messages
+			median := c["ns/msg"]
+			if cs[0].Runs > 1 {
+				median = cs[0].NsMedian * perMsg
+			}
+			what = fmt.Sprintf("per message of a whole call (BenchmarkCall): fastest of %d runs %.0f ns, median %.0f; %.0f allocs/op; "+
+				"the call's first INVITE alone: %s", max(cs[0].Runs, 1), c["ns/msg"], median, c["allocs/op"], what)
+			met = met && c["ns/msg"] < 1000 && median < 1000 && c["allocs/op"] == 0
+		} else if ms[0].Runs > 1 {
 			met = met && ms[0].NsMedian < 1000 // a typical minute, not only the quietest
 		}
 		if !ms[0].NoPGO {
@@ -150,13 +168,6 @@ func (rep *report) targets() []target {
 			if no := rep.microPGO("BenchmarkMessage", false); len(no) > 0 {
 				what += fmt.Sprintf("; without it, side by side: fastest %.0f, median %.0f", no[0].Metrics["ns/op"], no[0].NsMedian)
 			}
-		}
-		// The INVITE decides: the call's largest message. The call's
-		// average message is shown beside it.
-		if cs := rep.microPGO("BenchmarkCall", !ms[0].NoPGO); len(cs) > 0 && cs[0].Metrics["ns/msg"] > 0 {
-			c := cs[0].Metrics
-			perMsg := c["ns/msg"] / c["ns/op"] // 1 / the call's messages
-			what += fmt.Sprintf("; per message of a whole call (BenchmarkCall): fastest %.0f ns, median %.0f", c["ns/msg"], cs[0].NsMedian*perMsg)
 		}
 		add("HEP3 decode + SIP extraction + header JSON < 1 µs per typical SIP message, 0 allocs", what, yes(met))
 	}

@@ -23,6 +23,11 @@ func TestTargetsOverRounds(t *testing.T) {
 		return []microBench{{Package: "github.com/hepd/hepd/ingest", Name: "BenchmarkMessage-2",
 			Metrics: map[string]float64{"ns/op": fastest, "allocs/op": 0}, Runs: 5, NsMedian: median, NsMax: median + 100, NoPGO: true}}
 	}
+	// call is BenchmarkCall's runs, 13 messages per op, in ns per message.
+	call := func(fastest, median float64) microBench {
+		return microBench{Package: "github.com/hepd/hepd/ingest", Name: "BenchmarkCall-2",
+			Metrics: map[string]float64{"ns/op": 13 * fastest, "ns/msg": fastest, "allocs/op": 0}, Runs: 5, NsMedian: 13 * median, NoPGO: true}
+	}
 	// withPGO is the runs compiled with the PGO profile, then without.
 	withPGO := func(pgo, noPGO []microBench) []microBench {
 		for i := range pgo {
@@ -58,9 +63,13 @@ func TestTargetsOverRounds(t *testing.T) {
 				"(BenchmarkMessage) compiled as hepd is, with cmd/hepd/default.pgo; without it, side by side: fastest 990, median 1100"}},
 		{"without PGO only if there is none", nil, withPGO(message(990, 1100), message(900, 950)),
 			map[string]bool{"HEP3 decode": false}, nil},
-		{"the call's average message beside it", nil, append(message(1010, 1100), microBench{Package: "github.com/hepd/hepd/ingest", Name: "BenchmarkCall-2",
-			Metrics: map[string]float64{"ns/op": 9100, "ns/msg": 700, "allocs/op": 0}, Runs: 5, NsMedian: 11700, NoPGO: true}),
-			map[string]bool{"HEP3 decode": false}, map[string]string{"HEP3 decode": "per message of a whole call (BenchmarkCall): fastest 700 ns, median 900"}},
+		{"a typical message: the call's, median and fastest; the INVITE's fastest", nil, append(message(990, 1100), call(700, 900)),
+			map[string]bool{"HEP3 decode": true}, map[string]string{"HEP3 decode": "per message of a whole call (BenchmarkCall): fastest of 5 runs 700 ns, median 900; " +
+				"0 allocs/op; the call's first INVITE alone: fastest of 5 runs 990 ns/op, median 1100"}},
+		{"the call's median over", nil, append(message(900, 950), call(700, 1010)),
+			map[string]bool{"HEP3 decode": false}, nil},
+		{"the INVITE's fastest over", nil, append(message(1010, 1100), call(700, 900)),
+			map[string]bool{"HEP3 decode": false}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := &report{Runs: tc.runs, Micro: tc.micro}

@@ -20,6 +20,10 @@ const (
 //go:noescape
 func scanAVX2(b []byte, nl *[mapWords + 1]uint64) (n int, flags uint64)
 
+// scanAVX2 counts the words it maps up to 16: mapWords must say the same,
+// or this does not compile.
+var _ = [1]struct{}{}[mapWords-16]
+
 // scan fills lm from b and reports whether b is valid UTF-8 without NUL
 // bytes: with AVX2, in one pass that compares 32 bytes at a time (see
 // scanVector); without it, or for a message shorter than a block, as
