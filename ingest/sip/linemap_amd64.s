@@ -2,6 +2,24 @@
 
 #include "textflag.h"
 
+// FLAGS gathers the flags of the block in Y4 and Y5: the OR of its bytes
+// into Y2, their unsigned minimum into Y3.
+#define FLAGS \
+	VPOR	Y4, Y2, Y2; \
+	VPOR	Y5, Y2, Y2; \
+	VPMINUB	Y4, Y3, Y3; \
+	VPMINUB	Y5, Y3, Y3
+
+// LINEFEEDS sets AX to the line feed mask of the block in Y4 and Y5, bit j
+// for byte j (Y1 holds '\n' in every byte).
+#define LINEFEEDS \
+	VPCMPEQB	Y1, Y4, Y6; \
+	VPCMPEQB	Y1, Y5, Y7; \
+	VPMOVMSKB	Y6, AX; \
+	VPMOVMSKB	Y7, BX; \
+	SHLQ	$32, BX; \
+	ORQ	BX, AX
+
 // func scanAVX2(b []byte, nl *[mapWords + 1]uint64) (n int, flags uint64)
 //
 // len(b) >= 64. Three parts: the blocks of 64 bytes whose line feed masks
@@ -36,17 +54,9 @@ words:
 mapped:
 	VMOVDQU	(SI), Y4
 	VMOVDQU	32(SI), Y5
-	VPCMPEQB	Y1, Y4, Y6
-	VPCMPEQB	Y1, Y5, Y7
-	VPMOVMSKB	Y6, AX
-	VPMOVMSKB	Y7, BX
-	SHLQ	$32, BX
-	ORQ	BX, AX
+	LINEFEEDS
 	MOVQ	AX, (DI)
-	VPOR	Y4, Y2, Y2
-	VPOR	Y5, Y2, Y2
-	VPMINUB	Y4, Y3, Y3
-	VPMINUB	Y5, Y3, Y3
+	FLAGS
 	ADDQ	$8, DI
 	ADDQ	$64, SI
 	DECQ	DX
@@ -58,10 +68,7 @@ mapped:
 unmapped:
 	VMOVDQU	(SI), Y4
 	VMOVDQU	32(SI), Y5
-	VPOR	Y4, Y2, Y2
-	VPOR	Y5, Y2, Y2
-	VPMINUB	Y4, Y3, Y3
-	VPMINUB	Y5, Y3, Y3
+	FLAGS
 	ADDQ	$64, SI
 	DECQ	CX
 	JNZ	unmapped
@@ -72,18 +79,10 @@ last:
 	JZ	done
 	VMOVDQU	(R11), Y4
 	VMOVDQU	32(R11), Y5
-	VPOR	Y4, Y2, Y2
-	VPOR	Y5, Y2, Y2
-	VPMINUB	Y4, Y3, Y3
-	VPMINUB	Y5, Y3, Y3
+	FLAGS
 	CMPQ	R10, $16
 	JGE	done           // past the mapped words
-	VPCMPEQB	Y1, Y4, Y6
-	VPCMPEQB	Y1, Y5, Y7
-	VPMOVMSKB	Y6, AX
-	VPMOVMSKB	Y7, BX
-	SHLQ	$32, BX
-	ORQ	BX, AX
+	LINEFEEDS
 	NEGQ	CX
 	ADDQ	$64, CX
 	SHRQ	CX, AX
