@@ -274,8 +274,9 @@ func (p *Pipeline) handleHEP(b *batch, data []byte, src *Source) bool {
 // SBC mirroring its SIP, SIPp pointed at hepd): its addresses are the
 // connection's or datagram's — the PROXY-protocol source where one was given
 // — and its capture time is the receive time. It reports false for a
-// message that was not stored because it is not SIP, so the TCP stack can
-// apply tcp_script_mode; one of NUL bytes only is counted as no payload.
+// message it refuses (a listener that requires a key) or that is not SIP,
+// so the TCP stack can apply tcp_script_mode; one of NUL bytes only is
+// counted as no payload, as a HEP payload is.
 func (p *Pipeline) handleRawSIP(b *batch, data []byte, src *Source) bool {
 	b.rawSIP++
 	if !p.rawSIPAllowed(src) {
